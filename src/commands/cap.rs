@@ -1,0 +1,129 @@
+//! CAP: the IRCv3 capability negotiation frame (LS, REQ, LIST, END), 302
+//! style with multi-line LS. Registration waits for CAP END once a client
+//! has started negotiating.
+
+use crate::proto::{Line, Message, caps::Cap};
+
+use super::{Ctx, registration};
+
+/// Room for the capability list in one `CAP * LS * :...` line.
+const LS_ROOM: usize = 400;
+
+// CAP <subcommand> [:<capabilities>]
+pub fn cap(ctx: &mut Ctx, msg: &Message) {
+    let sub = msg.params()[0].to_ascii_uppercase();
+    match sub.as_str() {
+        "LS" => {
+            if !ctx.session.registered {
+                ctx.session.cap_negotiating = true;
+            }
+            let version = msg
+                .param(1)
+                .and_then(|v| v.parse::<u32>().ok())
+                .unwrap_or(0);
+            ctx.session.cap_version = ctx.session.cap_version.max(version);
+            if version >= 302 {
+                // 302 implies cap-notify.
+                let caps = ctx.client().caps() | Cap::CapNotify.bit();
+                ctx.client().set_caps(caps);
+            }
+            let with_values = version >= 302;
+            let items: Vec<String> = Cap::ALL
+                .iter()
+                .map(|c| match (with_values, c.value()) {
+                    (true, Some(v)) => format!("{}={v}", c.name()),
+                    _ => c.name().to_string(),
+                })
+                .collect();
+            send_list(ctx, "LS", &items, with_values);
+        }
+        "LIST" => {
+            let caps = ctx.client().caps();
+            let items: Vec<String> = Cap::ALL
+                .iter()
+                .filter(|c| caps & c.bit() != 0)
+                .map(|c| c.name().to_string())
+                .collect();
+            send_list(ctx, "LIST", &items, ctx.session.cap_version >= 302);
+        }
+        "REQ" => {
+            if !ctx.session.registered {
+                ctx.session.cap_negotiating = true;
+            }
+            let requested = msg.param(1).unwrap_or("");
+            let mut add = 0u32;
+            let mut remove = 0u32;
+            let mut ok = !requested.trim().is_empty();
+            for item in requested.split_whitespace() {
+                let (off, name) = match item.strip_prefix('-') {
+                    Some(n) => (true, n),
+                    None => (false, item),
+                };
+                match Cap::from_name(name) {
+                    Some(c) if off => remove |= c.bit(),
+                    Some(c) => add |= c.bit(),
+                    None => ok = false,
+                }
+            }
+            let verb = if ok { "ACK" } else { "NAK" };
+            if ok {
+                let caps = (ctx.client().caps() | add) & !remove;
+                ctx.client().set_caps(caps);
+            }
+            let target = cap_target(ctx);
+            let line = Line::new(Some(ctx.server_name()), "CAP")
+                .arg(&target)
+                .arg(verb)
+                .text(requested.trim())
+                .build();
+            ctx.push(line);
+        }
+        "END" => {
+            if ctx.session.cap_negotiating {
+                ctx.session.cap_negotiating = false;
+                registration::try_complete(ctx);
+            }
+        }
+        _ => {
+            let target = cap_target(ctx);
+            let _ = target;
+            ctx.reply(
+                crate::proto::numerics::ERR_INVALIDCAPCMD,
+                &[&sub, "Invalid CAP command"],
+            );
+        }
+    }
+}
+
+fn cap_target(ctx: &Ctx) -> String {
+    ctx.nick()
+}
+
+/// Sends a capability list, split over several lines with `*` markers when
+/// the client speaks 302; older clients get exactly one line.
+fn send_list(ctx: &mut Ctx, sub: &str, items: &[String], multiline: bool) {
+    let target = cap_target(ctx);
+    let mut chunks: Vec<String> = vec![String::new()];
+    for item in items {
+        let cur = chunks.last_mut().unwrap();
+        if multiline && !cur.is_empty() && cur.len() + 1 + item.len() > LS_ROOM {
+            chunks.push(item.clone());
+        } else {
+            if !cur.is_empty() {
+                cur.push(' ');
+            }
+            cur.push_str(item);
+        }
+    }
+    let n = chunks.len();
+    for (i, chunk) in chunks.iter().enumerate() {
+        let mut line = Line::new(Some(ctx.server_name()), "CAP")
+            .arg(&target)
+            .arg(sub);
+        if i + 1 < n {
+            line = line.arg("*");
+        }
+        let line = line.text(chunk).build();
+        ctx.push(line);
+    }
+}

@@ -1,0 +1,337 @@
+//! Connection registration (PASS, NICK, USER, then CAP END) and the welcome
+//! burst (001-005, LUSERS, MOTD); PING, PONG and QUIT.
+
+use crate::{
+    config::Config,
+    proto::{Line, Message, numerics::*},
+    state::unix_now,
+};
+
+use super::{Ctx, Pending, query};
+
+pub const VERSION: &str = concat!("ircd-", env!("CARGO_PKG_VERSION"));
+
+/// Nicks the server keeps for its own pseudo-clients.
+const RESERVED_NICKS: &[&str] = &["NickServ", "ChanServ", "Global"];
+
+/// A valid nick: a letter or one of `[]\`^{|}_` first, then those, digits
+/// and '-'; at most NICKLEN bytes.
+pub fn valid_nick(nick: &str, max: usize) -> bool {
+    let special = |c: char| "[]\\`^{|}_".contains(c);
+    let mut chars = nick.chars();
+    match chars.next() {
+        Some(c) if c.is_ascii_alphabetic() || special(c) => {}
+        _ => return false,
+    }
+    nick.len() <= max && chars.all(|c| c.is_ascii_alphanumeric() || special(c) || c == '-')
+}
+
+// PASS <password>
+pub fn pass(ctx: &mut Ctx, msg: &Message) {
+    if ctx.session.registered {
+        ctx.reply(ERR_ALREADYREGISTERED, &["You may not reregister"]);
+        return;
+    }
+    ctx.session.pass = Some(zeroize::Zeroizing::new(msg.params()[0].to_string()));
+}
+
+// NICK <nickname>
+pub fn nick(ctx: &mut Ctx, msg: &Message) {
+    let Some(new) = msg.param(0).filter(|n| !n.is_empty()) else {
+        ctx.reply(ERR_NONICKNAMEGIVEN, &["No nickname given"]);
+        return;
+    };
+    let reserved = RESERVED_NICKS.iter().any(|r| ctx.state.casemap.eq(r, new));
+    if !valid_nick(new, ctx.config.limits.nicklen) || reserved {
+        ctx.reply(ERR_ERRONEUSNICKNAME, &[new, "Erroneous nickname"]);
+        return;
+    }
+    let client = ctx.client().clone();
+    let old = client.nick();
+    if old == new {
+        return;
+    }
+    if ctx.session.registered {
+        // A banned member may not change nick (it would dodge the ban).
+        let chans: Vec<_> = client.info().channels.values().cloned().collect();
+        for ch in chans {
+            let ch = ch.lock().unwrap();
+            let info = client.info().clone();
+            let who = crate::state::Who {
+                nick: &info.nick,
+                user: &info.user,
+                host: &info.host,
+                ip: client.ip,
+                account: info.account.as_deref(),
+            };
+            let m = ch.members.get(&client.id);
+            if m.is_some_and(|m| !m.op && !m.voice) && ch.is_banned(&who, ctx.state.casemap) {
+                let name = ch.name.clone();
+                drop(ch);
+                ctx.reply(
+                    ERR_BANNICKCHANGE,
+                    &[new, &name, "Cannot change nickname while banned on channel"],
+                );
+                return;
+            }
+        }
+    }
+    let prefix = client.prefix();
+    match ctx.state.claim_nick(&client, new) {
+        Err(r) => ctx.reply(r.code, &[new, r.text]),
+        Ok(_) if !ctx.session.registered => {
+            ctx.session.nick_claimed = true;
+            try_complete(ctx);
+        }
+        Ok(_) => {
+            let line = Line::new(Some(&prefix), "NICK").text(new).build();
+            for p in ctx.state.peers(&client) {
+                p.send(line.clone());
+            }
+            ctx.push(line);
+        }
+    }
+}
+
+// USER <username> <mode> <unused> <realname>
+pub fn user(ctx: &mut Ctx, msg: &Message) {
+    if ctx.session.registered || ctx.session.user.is_some() {
+        ctx.reply(ERR_ALREADYREGISTERED, &["You may not reregister"]);
+        return;
+    }
+    let max = ctx.config.limits.userlen;
+    let user: String = msg.params()[0]
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "-_.~[]{}|^`\\".contains(*c))
+        .take(max)
+        .collect();
+    if user.is_empty() {
+        ctx.need_more_params("USER");
+        return;
+    }
+    let realname: String = {
+        let r = msg.params()[3];
+        let mut cut = r.len().min(ctx.config.limits.realnamelen);
+        while !r.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        r[..cut].to_string()
+    };
+    ctx.session.user = Some((user, realname));
+    try_complete(ctx);
+}
+
+/// Completes registration once NICK and USER are in and CAP negotiation (if
+/// any) has ended; checks the server password first when one is configured.
+pub fn try_complete(ctx: &mut Ctx) {
+    let s = &ctx.session;
+    if s.registered
+        || !s.nick_claimed
+        || s.user.is_none()
+        || s.cap_negotiating
+        || s.pending.is_some()
+    {
+        return;
+    }
+    if let Some(expected) = ctx.config.server.password.clone() {
+        match ctx.session.pass.take() {
+            Some(given) => ctx.session.pending = Some(Pending::ServerPassword { given, expected }),
+            None => password_checked(ctx, false),
+        }
+        return;
+    }
+    welcome(ctx);
+}
+
+/// Called once the server password has been checked.
+pub fn password_checked(ctx: &mut Ctx, ok: bool) {
+    if ok {
+        welcome(ctx);
+    } else {
+        ctx.reply(ERR_PASSWDMISMATCH, &["Password incorrect"]);
+        ctx.session.quit = Some("Bad password".into());
+    }
+}
+
+fn welcome(ctx: &mut Ctx) {
+    let (user, realname) = ctx.session.user.clone().unwrap_or_default();
+    let client = ctx.client().clone();
+    {
+        let mut info = client.info();
+        info.user = user;
+        info.realname = realname;
+    }
+    ctx.session.registered = true;
+    ctx.session.pass = None;
+    ctx.state.set_registered(&client);
+    let cfg = ctx.config.clone();
+    let prefix = client.prefix();
+    ctx.reply(
+        RPL_WELCOME,
+        &[&format!(
+            "Welcome to the {} IRC Network {prefix}",
+            cfg.server.network
+        )],
+    );
+    ctx.reply(
+        RPL_YOURHOST,
+        &[&format!(
+            "Your host is {}, running version {VERSION}",
+            cfg.server.name
+        )],
+    );
+    let created = format_time(ctx.state.started);
+    ctx.reply(
+        RPL_CREATED,
+        &[&format!("This server was created {created}")],
+    );
+    ctx.reply_args(
+        RPL_MYINFO,
+        &[
+            &cfg.server.name,
+            VERSION,
+            USER_MODES,
+            CHANNEL_MODES,
+            CHANNEL_MODES_WITH_PARAM,
+        ],
+    );
+    for chunk in isupport(&cfg).chunks(13) {
+        let mut args: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        args.push("are supported by this server");
+        ctx.reply(RPL_ISUPPORT, &args);
+    }
+    query::send_lusers(ctx);
+    query::send_motd(ctx);
+}
+
+pub const USER_MODES: &str = "Biow";
+pub const CHANNEL_MODES: &str = "EIbeiklmnostv";
+pub const CHANNEL_MODES_WITH_PARAM: &str = "EIbeklov";
+
+/// The ISUPPORT (005) tokens: every one of them true of this server.
+pub fn isupport(cfg: &Config) -> Vec<String> {
+    let l = &cfg.limits;
+    vec![
+        format!("AWAYLEN={}", l.awaylen),
+        format!("CASEMAPPING={}", cfg.server.casemapping.name()),
+        format!("CHANLIMIT=#:{}", l.max_channels),
+        "CHANMODES=beI,k,El,imnst".to_string(),
+        format!("CHANNELLEN={}", l.channellen),
+        "CHANTYPES=#".to_string(),
+        "ELIST=U".to_string(),
+        "EXCEPTS=e".to_string(),
+        "INVEX=I".to_string(),
+        format!("KICKLEN={}", l.kicklen),
+        "LINELEN=512".to_string(),
+        format!("MAXLIST=beI:{}", l.max_list_entries),
+        format!("MAXTARGETS={}", l.max_targets),
+        "MODES=4".to_string(),
+        format!("NETWORK={}", cfg.server.network),
+        format!("NICKLEN={}", l.nicklen),
+        "PREFIX=(ov)@+".to_string(),
+        "SAFELIST".to_string(),
+        "STATUSMSG=@+".to_string(),
+        format!(
+            "TARGMAX=JOIN:,KICK:1,LIST:1,NAMES:1,NOTICE:{0},PART:,PRIVMSG:{0},WHOIS:1",
+            l.max_targets
+        ),
+        format!("TOPICLEN={}", l.topiclen),
+        format!("USERLEN={}", l.userlen),
+        "UTF8ONLY".to_string(),
+        "WHOX".to_string(),
+    ]
+}
+
+// PING <token>
+pub fn ping(ctx: &mut Ctx, msg: &Message) {
+    let line = Line::new(Some(ctx.server_name()), "PONG")
+        .arg(ctx.server_name())
+        .text(msg.params()[0])
+        .build();
+    ctx.push(line);
+}
+
+// PONG [<server>] <token>: the connection notes the activity; nothing to answer.
+pub fn pong(_ctx: &mut Ctx, _msg: &Message) {}
+
+// QUIT [<reason>]
+pub fn quit(ctx: &mut Ctx, msg: &Message) {
+    let reason = msg.param(0).unwrap_or("");
+    let reason = if reason.is_empty() {
+        "Client Quit".to_string()
+    } else {
+        format!("Quit: {reason}")
+    };
+    ctx.session.quit = Some(reason);
+}
+
+/// "Sun Nov 22 2026 at 02:17:00 UTC" from a unix time, without a date crate.
+pub fn format_time(unix: u64) -> String {
+    let days = (unix / 86400) as i64;
+    let secs = unix % 86400;
+    let (y, m, d) = civil_from_days(days);
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    format!(
+        "{} {} {d} {y} at {:02}:{:02}:{:02} UTC",
+        WEEKDAYS[days.rem_euclid(7) as usize],
+        MONTHS[(m - 1) as usize],
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day) (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z.rem_euclid(146097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+pub fn now_string() -> String {
+    format_time(unix_now())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nicks() {
+        for ok in ["a", "Name[m]", "x-y", "`^{|}_", "abc123"] {
+            assert!(valid_nick(ok, 30), "{ok}");
+        }
+        for bad in [
+            "",
+            "1abc",
+            "-x",
+            "a b",
+            "a!b",
+            "a@b",
+            "#chan",
+            "a:b",
+            "*",
+            &"a".repeat(31),
+        ] {
+            assert!(!valid_nick(bad, 30), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(format_time(0), "Thu Jan 1 1970 at 00:00:00 UTC");
+        assert_eq!(
+            format_time(1_795_320_000),
+            "Sun Nov 22 2026 at 04:00:00 UTC"
+        );
+    }
+}

@@ -1,0 +1,295 @@
+//! One task per connection: read and frame lines, run each through the
+//! dispatch table, queue the replies, keep the ping and registration clocks,
+//! and tear the client down exactly once. A separate writer task drains the
+//! client's send queue, coalescing everything queued into one write.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use bytes::{Bytes, BytesMut};
+use tokio::{
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
+    time::{Instant, sleep_until},
+};
+
+use super::Shared;
+use crate::{
+    commands::{self, Ctx, Pending, Session, oper, registration},
+    proto::{
+        Line, Message,
+        codec::{Frame, LineCodec},
+        message::ParseError,
+        numerics::*,
+    },
+    state::ClientRef,
+};
+
+/// Why a connection ended, as a category for the log (never the user's text).
+#[derive(Debug, Clone, Copy)]
+enum End {
+    Quit,
+    Closed,
+    ReadError,
+    PingTimeout,
+    RegistrationTimeout,
+    Killed,
+    Shutdown,
+}
+
+pub async fn serve<S>(stream: S, peer: SocketAddr, tls: bool, shared: Arc<Shared>)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let state = &shared.state;
+    let client = state.add_client(peer.ip(), tls);
+    tracing::info!(client = client.id, %peer, tls, "connected");
+    let (mut rd, wr) = tokio::io::split(stream);
+    let writer = tokio::spawn(write_loop(wr, client.clone()));
+    let mut session = Session::new(client.clone());
+    let mut codec = LineCodec::new();
+    let mut buf = BytesMut::with_capacity(512);
+    let limits = state.config().limits.clone();
+    let registration_deadline = Instant::now() + limits.registration_timeout;
+    let mut last_read = Instant::now();
+    let mut ping_sent: Option<Instant> = None;
+
+    let (end, reason): (End, String) = 'conn: loop {
+        while let Some(frame) = codec.decode(&mut buf) {
+            handle_frame(frame, &mut session, &shared).await;
+            if let Some(q) = session.quit.take() {
+                break 'conn (End::Quit, q);
+            }
+        }
+        if buf.capacity() > 16 * 1024 && buf.is_empty() {
+            buf = BytesMut::with_capacity(512);
+        }
+        let deadline = match (session.registered, ping_sent) {
+            (false, _) => registration_deadline,
+            (true, Some(sent)) => sent + limits.ping_timeout,
+            (true, None) => last_read + limits.ping_interval,
+        };
+        buf.reserve(512);
+        tokio::select! {
+            biased;
+            _ = client.sendq.killed() => {
+                break (End::Killed, client.sendq.kill_reason().unwrap_or_else(|| "Killed".into()));
+            }
+            _ = shared.shutdown.cancelled() => break (End::Shutdown, "Server shutting down".into()),
+            r = rd.read_buf(&mut buf) => match r {
+                Ok(0) => break (End::Closed, "Connection closed".into()),
+                Ok(_) => {
+                    last_read = Instant::now();
+                    ping_sent = None;
+                }
+                Err(_) => break (End::ReadError, "Read error".into()),
+            },
+            _ = sleep_until(deadline) => {
+                if !session.registered {
+                    break (End::RegistrationTimeout, "Registration timed out".into());
+                }
+                if ping_sent.is_some() {
+                    break (End::PingTimeout, format!("Ping timeout: {} seconds", limits.ping_timeout.as_secs()));
+                }
+                let server = state.config().server.name.clone();
+                client.send(Line::new(Some(&server), "PING").text(&server).build());
+                ping_sent = Some(Instant::now());
+            }
+        }
+    };
+
+    let server = state.config().server.name.clone();
+    let quit_line = session.registered.then(|| {
+        Line::new(Some(&client.prefix()), "QUIT")
+            .text(&reason)
+            .build()
+    });
+    state.remove_client(&client, quit_line);
+    if matches!(end, End::Shutdown) {
+        let nick = client.nick();
+        client.send(
+            Line::new(Some(&server), "NOTICE")
+                .arg(&nick)
+                .text("Server shutting down")
+                .build(),
+        );
+    }
+    client.send(
+        Line::new(None, "ERROR")
+            .text(&closing_text(end, &reason))
+            .build(),
+    );
+    client.sendq.close();
+    let overflowed = matches!(end, End::Killed)
+        && client.sendq.kill_reason().as_deref() == Some("SendQ exceeded");
+    let flush_for = if overflowed {
+        Duration::ZERO
+    } else {
+        Duration::from_secs(5)
+    };
+    let abort = writer.abort_handle();
+    if tokio::time::timeout(flush_for, writer).await.is_err() {
+        abort.abort();
+    }
+    tracing::info!(client = client.id, why = ?end, "disconnected");
+}
+
+/// The text of the final ERROR line.
+fn closing_text(end: End, reason: &str) -> String {
+    match end {
+        End::Shutdown => "Server shutting down".into(),
+        _ => format!("Closing Link: {reason}"),
+    }
+}
+
+async fn handle_frame(frame: Frame, session: &mut Session, shared: &Shared) {
+    let state = &shared.state;
+    let mut ctx = Ctx::new(state, session);
+    let line = match frame {
+        Frame::TooLong => {
+            ctx.reply(ERR_INPUTTOOLONG, &["Input line was too long"]);
+            return flush(ctx);
+        }
+        Frame::Line(line) => line,
+    };
+    let text = match std::str::from_utf8(&line) {
+        Ok(t) => t,
+        Err(_) => {
+            // UTF8ONLY is advertised: the line is refused, nothing else changes.
+            let lossy = String::from_utf8_lossy(&line);
+            let command = Message::parse(&lossy)
+                .map(|m| m.command.to_ascii_uppercase())
+                .unwrap_or_else(|_| "*".into());
+            let l = Line::new(Some(ctx.server_name()), "FAIL")
+                .arg(&command)
+                .arg("INVALID_UTF8")
+                .text("Message rejected, your message contained invalid UTF-8")
+                .build();
+            ctx.push(l);
+            return flush(ctx);
+        }
+    };
+    if text.contains('\0') {
+        let command = Message::parse(text)
+            .map(|m| m.command.to_ascii_uppercase())
+            .unwrap_or_else(|_| "*".into());
+        ctx.reply(ERR_UNKNOWNERROR, &[&command, "Line contains a NUL byte"]);
+        return flush(ctx);
+    }
+    match Message::parse(text) {
+        Ok(msg) => commands::dispatch(&mut ctx, &msg),
+        Err(ParseError::Empty) => {}
+        Err(_) => ctx.reply(ERR_UNKNOWNERROR, &["*", "Malformed message"]),
+    }
+    let Some(pending) = ctx.session.pending.take() else {
+        return flush(ctx);
+    };
+    let client = ctx.client().clone();
+    queue(&client, std::mem::take(&mut ctx.out));
+    drop(ctx);
+    run_pending(pending, session, shared).await;
+}
+
+/// Finishes work a handler handed back, off the async threads where needed.
+async fn run_pending(pending: Pending, session: &mut Session, shared: &Shared) {
+    match pending {
+        Pending::Oper { name, password } => {
+            let hash = shared
+                .state
+                .config()
+                .opers
+                .iter()
+                .find(|o| o.name == name)
+                .map(|o| o.hash.clone());
+            let ok = match hash {
+                Some(h) => tokio::task::spawn_blocking(move || {
+                    bcrypt::verify(password.as_bytes(), &h).unwrap_or(false)
+                })
+                .await
+                .unwrap_or(false),
+                None => false,
+            };
+            let mut ctx = Ctx::new(&shared.state, session);
+            oper::finish(&mut ctx, &name, ok);
+            flush(ctx);
+        }
+        Pending::ServerPassword { given, expected } => {
+            let ok = if crate::config::is_bcrypt_hash(&expected) {
+                tokio::task::spawn_blocking(move || {
+                    bcrypt::verify(given.as_bytes(), &expected).unwrap_or(false)
+                })
+                .await
+                .unwrap_or(false)
+            } else {
+                constant_time_eq(given.as_bytes(), expected.as_bytes())
+            };
+            let mut ctx = Ctx::new(&shared.state, session);
+            registration::password_checked(&mut ctx, ok);
+            flush(ctx);
+        }
+        Pending::Rehash => {
+            let result = shared.rehash();
+            let mut ctx = Ctx::new(&shared.state, session);
+            match result {
+                Ok(()) => {
+                    let file = ctx
+                        .config
+                        .path
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(|| "defaults".into());
+                    ctx.reply(RPL_REHASHING, &[&file, "Rehashing"]);
+                }
+                Err(e) => {
+                    for l in e.lines() {
+                        ctx.server_notice(&format!(
+                            "REHASH refused, the running configuration stays: {l}"
+                        ));
+                    }
+                }
+            }
+            flush(ctx);
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn flush(ctx: Ctx) {
+    let client = ctx.client().clone();
+    queue(&client, ctx.out);
+}
+
+fn queue(client: &ClientRef, lines: Vec<Bytes>) {
+    for l in lines {
+        client.send(l);
+    }
+}
+
+/// Drains the send queue: everything queued since the last write goes out
+/// in one write.
+async fn write_loop<W: AsyncWrite + Unpin>(mut w: W, client: ClientRef) {
+    let mut batch = Vec::new();
+    let mut buf = BytesMut::new();
+    while client.sendq.take_all(&mut batch).await {
+        let r = if batch.len() == 1 {
+            w.write_all(&batch[0]).await
+        } else {
+            for b in &batch {
+                buf.extend_from_slice(b);
+            }
+            let r = w.write_all(&buf).await;
+            buf.clear();
+            if buf.capacity() > 64 * 1024 {
+                buf = BytesMut::new();
+            }
+            r
+        };
+        batch.clear();
+        if r.is_err() || w.flush().await.is_err() {
+            client.sendq.kill("Write error");
+            return;
+        }
+    }
+    let _ = w.shutdown().await;
+}

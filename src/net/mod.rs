@@ -1,0 +1,214 @@
+//! Listeners, TLS, the per-connection task, rehash and graceful shutdown.
+
+mod conn;
+pub mod tls;
+
+use std::{
+    net::SocketAddr,
+    sync::{Arc, RwLock},
+    time::Duration,
+};
+
+use anyhow::Context;
+use tokio::net::{TcpListener, TcpSocket};
+use tokio_rustls::{TlsAcceptor, rustls::ServerConfig};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use crate::{config::Config, state::State};
+
+/// What every task of the server shares.
+pub struct Shared {
+    pub state: State,
+    pub shutdown: CancellationToken,
+    pub tracker: TaskTracker,
+    /// Each listener's TLS config, swapped whole on rehash.
+    tls: Vec<RwLock<Option<Arc<ServerConfig>>>>,
+}
+
+impl Shared {
+    /// Reloads the config file, MOTD and certificates. A config that fails
+    /// validation (or certificates that fail to load) changes nothing.
+    pub fn rehash(&self) -> Result<(), String> {
+        let old = self.state.config();
+        let Some(path) = old.path.clone() else {
+            // Built-in defaults: nothing to re-read but the certificates.
+            return self.reload_tls(&old);
+        };
+        let new = Config::load(&path).map_err(|e| e.to_string())?;
+        if new.listen != old.listen {
+            return Err("listeners changed: [[listen]] changes need a restart".into());
+        }
+        if new.server.casemapping != old.server.casemapping {
+            return Err("server.casemapping changed: that needs a restart".into());
+        }
+        self.reload_tls(&new)?;
+        self.state.set_config(Arc::new(new));
+        tracing::info!("configuration reloaded");
+        Ok(())
+    }
+
+    fn reload_tls(&self, config: &Config) -> Result<(), String> {
+        let tls = tls::for_listeners(config).map_err(|e| format!("{e:#}"))?;
+        for (slot, new) in self.tls.iter().zip(tls) {
+            *slot.write().unwrap() = new;
+        }
+        Ok(())
+    }
+}
+
+/// A bound server, not yet accepting.
+pub struct Server {
+    shared: Arc<Shared>,
+    listeners: Vec<TcpListener>,
+    addrs: Vec<SocketAddr>,
+}
+
+/// A handle to a running server: rehash it, shut it down, look at its state.
+#[derive(Clone)]
+pub struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Handle {
+    pub fn rehash(&self) -> Result<(), String> {
+        self.shared.rehash()
+    }
+
+    pub fn shutdown(&self) {
+        self.shared.shutdown.cancel();
+    }
+
+    pub fn state(&self) -> &State {
+        &self.shared.state
+    }
+}
+
+impl Server {
+    /// Binds every listener (port 0 picks a free port) and prepares TLS.
+    pub async fn bind(config: Config) -> anyhow::Result<Server> {
+        let tls = tls::for_listeners(&config)?;
+        let mut listeners = Vec::new();
+        let mut addrs = Vec::new();
+        for l in &config.listen {
+            let socket = if l.address.is_ipv4() {
+                TcpSocket::new_v4()?
+            } else {
+                TcpSocket::new_v6()?
+            };
+            socket.set_reuseaddr(true)?;
+            socket
+                .bind(l.address)
+                .with_context(|| format!("binding {}", l.address))?;
+            let listener = socket.listen(4096)?;
+            addrs.push(listener.local_addr()?);
+            listeners.push(listener);
+        }
+        let shared = Arc::new(Shared {
+            state: State::new(Arc::new(config)),
+            shutdown: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+            tls: tls.into_iter().map(RwLock::new).collect(),
+        });
+        Ok(Server {
+            shared,
+            listeners,
+            addrs,
+        })
+    }
+
+    /// The bound addresses, in `[[listen]]` order.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    pub fn handle(&self) -> Handle {
+        Handle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Accepts clients until shutdown, then says goodbye to each of them and
+    /// waits (bounded) for their queues to flush.
+    pub async fn run(self) {
+        let shared = self.shared;
+        for (i, listener) in self.listeners.into_iter().enumerate() {
+            let shared2 = shared.clone();
+            shared.tracker.spawn(accept_loop(listener, i, shared2));
+        }
+        let idle = shared.clone();
+        shared.tracker.spawn(idle_driver(idle));
+        shared.shutdown.cancelled().await;
+        shared.tracker.close();
+        if tokio::time::timeout(Duration::from_secs(10), shared.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some connections did not close within 10s");
+        }
+        tracing::info!("server stopped");
+    }
+}
+
+async fn accept_loop(listener: TcpListener, index: usize, shared: Arc<Shared>) {
+    loop {
+        let accepted = tokio::select! {
+            _ = shared.shutdown.cancelled() => return,
+            r = listener.accept() => r,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                let tls = shared.tls[index].read().unwrap().clone();
+                let shared2 = shared.clone();
+                shared.tracker.spawn(async move {
+                    match tls {
+                        None => conn::serve(stream, peer, false, shared2).await,
+                        Some(cfg) => {
+                            let acceptor = TlsAcceptor::from(cfg);
+                            match tokio::time::timeout(
+                                Duration::from_secs(15),
+                                acceptor.accept(stream),
+                            )
+                            .await
+                            {
+                                Ok(Ok(s)) => conn::serve(s, peer, true, shared2).await,
+                                Ok(Err(e)) => {
+                                    tracing::debug!(%peer, error = %e, "TLS handshake failed")
+                                }
+                                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                            }
+                        }
+                    }
+                });
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: back off, keep listening.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// The one task that drives every ephemeral channel's idle clock.
+async fn idle_driver(shared: Arc<Shared>) {
+    let state = &shared.state;
+    loop {
+        let next = state.idle.next();
+        let sleep = async {
+            match next {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => return,
+            _ = state.idle.changed.notified() => continue,
+            _ = sleep => {}
+        }
+        let n = state.fire_idle(tokio::time::Instant::now());
+        if n > 0 {
+            tracing::info!(channels = n, "ephemeral channels self-destructed");
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! Line framing with the protocol's limits, over a byte buffer (no I/O).
+//!
+//! A line ends at LF, CRLF or a lone CR: a CR in the middle of a line would
+//! otherwise be relayed to clients that treat it as a line end. Empty lines are
+//! skipped. A line whose body exceeds 510 bytes, or whose tag data exceeds 4094
+//! bytes, becomes [`Frame::TooLong`]: the caller answers 417 and the connection
+//! lives on. A sender that never ends its line cannot grow the buffer past
+//! [`MAX_BUFFER`]: the excess is discarded up to the next line end.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use super::line::{MAX_CLIENT_TAGS, MAX_LINE, MAX_TAGS};
+
+/// The most bytes buffered while waiting for a line end.
+pub const MAX_BUFFER: usize = MAX_TAGS + MAX_LINE;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// One line without its line ending; may still contain NUL or invalid UTF-8.
+    Line(Bytes),
+    /// A line over the limits; its content is gone.
+    TooLong,
+}
+
+#[derive(Debug, Default)]
+pub struct LineCodec {
+    /// True while skipping the rest of an over-long line.
+    discarding: bool,
+}
+
+impl LineCodec {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Takes the next frame out of `buf`, or None when more bytes are needed.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Option<Frame> {
+        loop {
+            let Some(end) = buf.iter().position(|&b| b == b'\n' || b == b'\r') else {
+                if buf.len() > MAX_BUFFER {
+                    buf.clear();
+                    if !self.discarding {
+                        self.discarding = true;
+                        return Some(Frame::TooLong);
+                    }
+                }
+                if self.discarding {
+                    buf.clear();
+                }
+                return None;
+            };
+            let line = buf.split_to(end).freeze();
+            buf.advance(1);
+            if self.discarding {
+                self.discarding = false;
+                continue;
+            }
+            if line.is_empty() {
+                continue;
+            }
+            return Some(if too_long(&line) {
+                Frame::TooLong
+            } else {
+                Frame::Line(line)
+            });
+        }
+    }
+}
+
+fn too_long(line: &[u8]) -> bool {
+    let (tags, body) = if line[0] == b'@' {
+        match line.iter().position(|&b| b == b' ') {
+            Some(sp) => (sp + 1, line.len() - sp - 1),
+            None => (line.len(), 0),
+        }
+    } else {
+        (0, line.len())
+    };
+    // Tag data is what lies between '@' and the space: at most 4094 bytes.
+    tags > MAX_CLIENT_TAGS || body > MAX_LINE - 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(input: &[u8]) -> Vec<Frame> {
+        let mut c = LineCodec::new();
+        let mut buf = BytesMut::from(input);
+        std::iter::from_fn(|| c.decode(&mut buf)).collect()
+    }
+
+    fn line(s: &str) -> Frame {
+        Frame::Line(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    #[test]
+    fn line_endings() {
+        assert_eq!(
+            frames(b"A\r\nB\nC\rD"),
+            vec![line("A"), line("B"), line("C")]
+        );
+        assert_eq!(frames(b"\r\n\r\n\n"), vec![]);
+        assert_eq!(frames(b"A\x00B\n"), vec![line("A\x00B")]);
+    }
+
+    #[test]
+    fn limits() {
+        let ok = format!("PRIVMSG #a :{}\r\n", "x".repeat(510 - 12));
+        assert_eq!(frames(ok.as_bytes()).len(), 1);
+        assert!(matches!(frames(ok.as_bytes())[0], Frame::Line(_)));
+        let long = format!("PRIVMSG #a :{}\r\nPING x\r\n", "x".repeat(511 - 12));
+        assert_eq!(
+            frames(long.as_bytes()),
+            vec![Frame::TooLong, line("PING x")]
+        );
+        let tags = format!("@+a={} PING x\r\n", "y".repeat(4090));
+        assert!(matches!(frames(tags.as_bytes())[0], Frame::Line(_)));
+        let tags = format!("@+a={} PING x\r\n", "y".repeat(4092));
+        assert_eq!(frames(tags.as_bytes()), vec![Frame::TooLong]);
+    }
+
+    #[test]
+    fn endless_line_is_bounded() {
+        let mut c = LineCodec::new();
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(&vec![b'x'; MAX_BUFFER + 1]);
+        assert_eq!(c.decode(&mut buf), Some(Frame::TooLong));
+        assert!(buf.is_empty());
+        buf.extend_from_slice(&vec![b'x'; 1000]);
+        assert_eq!(c.decode(&mut buf), None);
+        assert!(buf.is_empty());
+        buf.extend_from_slice(b"xx\nPING y\n");
+        assert_eq!(c.decode(&mut buf), Some(line("PING y")));
+    }
+}

@@ -1,0 +1,139 @@
+//! The serializer: builds one outgoing line, CRLF included, never longer than
+//! the protocol allows.
+//!
+//! Every line the server sends goes through [`Line`], so the 512-byte limit
+//! (tags excluded) is enforced in exactly one place: a body that would be longer
+//! is cut at a UTF-8 character boundary, never in the middle of a character.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+/// The most bytes of a message, CRLF included, tags excluded (RFC 1459).
+pub const MAX_LINE: usize = 512;
+/// The most bytes of the tag section a client may send, `@` and space included.
+pub const MAX_CLIENT_TAGS: usize = 4096;
+/// The most bytes of the whole tag section, `@` and space included.
+pub const MAX_TAGS: usize = 8191;
+
+/// Builder for one outgoing line.
+#[must_use]
+pub struct Line {
+    buf: BytesMut,
+    /// Where the last parameter starts, to add a ':' when it needs one.
+    last: Option<usize>,
+    force_trailing: bool,
+}
+
+impl Line {
+    pub fn new(source: Option<&str>, command: &str) -> Self {
+        let mut buf = BytesMut::with_capacity(128);
+        if let Some(src) = source {
+            buf.put_u8(b':');
+            buf.put_slice(src.as_bytes());
+            buf.put_u8(b' ');
+        }
+        buf.put_slice(command.as_bytes());
+        Line {
+            buf,
+            last: None,
+            force_trailing: false,
+        }
+    }
+
+    /// Appends a parameter. Only the last one may contain spaces or be empty;
+    /// `build` then marks it as the trailing parameter.
+    pub fn arg(mut self, p: &str) -> Self {
+        self.buf.put_u8(b' ');
+        self.last = Some(self.buf.len());
+        self.buf.put_slice(p.as_bytes());
+        self.force_trailing = false;
+        self
+    }
+
+    /// Appends the last parameter, always written with ':' (free text).
+    pub fn text(mut self, p: &str) -> Self {
+        self = self.arg(p);
+        self.force_trailing = true;
+        self
+    }
+
+    pub fn args<'a>(mut self, ps: impl IntoIterator<Item = &'a str>) -> Self {
+        for p in ps {
+            self = self.arg(p);
+        }
+        self
+    }
+
+    /// Finishes the line: adds the trailing ':' where needed, cuts the body to
+    /// 510 bytes on a character boundary and appends CRLF.
+    pub fn build(mut self) -> Bytes {
+        if let Some(at) = self.last {
+            let p = &self.buf[at..];
+            if self.force_trailing || p.is_empty() || p.contains(&b' ') || p[0] == b':' {
+                // Insert ':' before the last parameter.
+                let tail = self.buf.split_off(at);
+                self.buf.put_u8(b':');
+                self.buf.unsplit(tail);
+            }
+        }
+        let max = MAX_LINE - 2;
+        if self.buf.len() > max {
+            let mut cut = max;
+            while cut > 0 && (self.buf[cut] & 0xC0) == 0x80 {
+                cut -= 1;
+            }
+            self.buf.truncate(cut);
+        }
+        self.buf.put_slice(b"\r\n");
+        self.buf.freeze()
+    }
+}
+
+/// Prepends a tag section (`@...` without the trailing space) to a built line.
+pub fn with_tags(tags: &str, line: &Bytes) -> Bytes {
+    if tags.is_empty() {
+        return line.clone();
+    }
+    let mut b = BytesMut::with_capacity(tags.len() + 2 + line.len());
+    b.put_u8(b'@');
+    b.put_slice(tags.as_bytes());
+    b.put_u8(b' ');
+    b.put_slice(line);
+    b.freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(b: Bytes) -> String {
+        String::from_utf8(b.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn trailing_only_when_needed() {
+        assert_eq!(s(Line::new(None, "PING").arg("x").build()), "PING x\r\n");
+        assert_eq!(
+            s(Line::new(Some("srv"), "001")
+                .arg("n")
+                .arg("Hi there")
+                .build()),
+            ":srv 001 n :Hi there\r\n"
+        );
+        assert_eq!(s(Line::new(None, "X").arg("").build()), "X :\r\n");
+        assert_eq!(s(Line::new(None, "X").arg(":)").build()), "X ::)\r\n");
+        assert_eq!(s(Line::new(None, "X").text("word").build()), "X :word\r\n");
+        assert_eq!(s(Line::new(None, "X").build()), "X\r\n");
+    }
+
+    #[test]
+    fn cut_at_char_boundary() {
+        let long = "é".repeat(400);
+        let b = Line::new(Some("n!u@h"), "PRIVMSG")
+            .arg("#c")
+            .text(&long)
+            .build();
+        assert!(b.len() <= MAX_LINE);
+        assert!(b.ends_with(b"\r\n"));
+        assert!(std::str::from_utf8(&b).is_ok());
+    }
+}

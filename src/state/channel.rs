@@ -1,0 +1,260 @@
+//! A channel: members with their prefixes, modes, the b/e/I lists, pending
+//! invites, topic. Only [`super::State`] changes a channel; this file holds
+//! the data and the pure rules (who matches a mask, who may join).
+
+use std::{
+    collections::{HashMap, HashSet},
+    net::IpAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use tokio::time::Instant;
+
+use super::client::{ClientId, ClientRef};
+use crate::proto::{
+    Casemapping,
+    mask::{cidr_match, glob_match, split_userhost},
+};
+
+pub type ChannelRef = Arc<Mutex<Channel>>;
+
+#[derive(Debug)]
+pub struct Channel {
+    /// The name as the creator spelled it.
+    pub name: String,
+    /// Unix time of creation (329).
+    pub created: u64,
+    pub topic: Option<Topic>,
+    pub members: HashMap<ClientId, Member>,
+    pub modes: ChanModes,
+    pub bans: Vec<ListEntry>,
+    pub excepts: Vec<ListEntry>,
+    pub invex: Vec<ListEntry>,
+    /// One-shot invitations: they let the invitee past +i, +k, +l and bans once.
+    pub invites: HashSet<ClientId>,
+    /// Set when the channel is removed from the registry; a JOIN that raced
+    /// with the removal sees it and looks the name up again.
+    pub dead: bool,
+    /// Last PRIVMSG, NOTICE, TAGMSG or JOIN (ephemeral channels).
+    pub last_activity: Instant,
+    /// Bumped whenever `last_activity` or the idle timeout changes, so that a
+    /// stale timer entry can tell it is stale.
+    pub idle_generation: u64,
+    /// Whether the idle warning went out for the current deadline.
+    pub warned: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub client: ClientRef,
+    pub op: bool,
+    pub voice: bool,
+}
+
+impl Member {
+    /// The highest prefix ("@", "+" or ""), or all of them with multi-prefix.
+    pub fn prefix(&self, multi: bool) -> &'static str {
+        match (self.op, self.voice, multi) {
+            (true, true, true) => "@+",
+            (true, _, _) => "@",
+            (false, true, _) => "+",
+            _ => "",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Topic {
+    pub text: String,
+    pub setter: String,
+    pub time: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChanModes {
+    pub invite_only: bool,
+    pub moderated: bool,
+    pub no_external: bool,
+    pub secret: bool,
+    pub topic_lock: bool,
+    pub key: Option<String>,
+    pub limit: Option<usize>,
+    /// +E: the idle timeout of an ephemeral channel.
+    pub ephemeral: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ListEntry {
+    pub mask: String,
+    pub setter: String,
+    pub time: u64,
+}
+
+/// Who is being matched against a ban, exception or invite-exception mask.
+pub struct Who<'a> {
+    pub nick: &'a str,
+    pub user: &'a str,
+    pub host: &'a str,
+    pub ip: IpAddr,
+    pub account: Option<&'a str>,
+}
+
+impl Who<'_> {
+    /// Does this user match `mask` (`n!u@h` glob, CIDR host, or `$a:account`)?
+    pub fn matches(&self, mask: &str, cm: Casemapping) -> bool {
+        if let Some(ext) = mask.strip_prefix('$') {
+            return match ext.split_once(':') {
+                Some(("a", acct)) => self.account.is_some_and(|a| glob_match(acct, a, cm)),
+                None if ext == "a" => self.account.is_some(),
+                _ => false,
+            };
+        }
+        let full = format!("{}!{}@{}", self.nick, self.user, self.host);
+        if glob_match(mask, &full, cm) {
+            return true;
+        }
+        let (n, u, h) = split_userhost(mask);
+        h.contains('/')
+            && cidr_match(h, self.ip)
+            && glob_match(n, self.nick, cm)
+            && glob_match(u, self.user, cm)
+    }
+}
+
+impl Channel {
+    pub fn new(name: &str, created: u64) -> Self {
+        Channel {
+            name: name.to_string(),
+            created,
+            topic: None,
+            members: HashMap::new(),
+            modes: ChanModes::default(),
+            bans: Vec::new(),
+            excepts: Vec::new(),
+            invex: Vec::new(),
+            invites: HashSet::new(),
+            dead: false,
+            last_activity: Instant::now(),
+            idle_generation: 0,
+            warned: false,
+        }
+    }
+
+    pub fn is_op(&self, id: ClientId) -> bool {
+        self.members.get(&id).is_some_and(|m| m.op)
+    }
+
+    pub fn is_banned(&self, who: &Who, cm: Casemapping) -> bool {
+        self.bans.iter().any(|b| who.matches(&b.mask, cm))
+            && !self.excepts.iter().any(|e| who.matches(&e.mask, cm))
+    }
+
+    pub fn is_invex(&self, who: &Who, cm: Casemapping) -> bool {
+        self.invex.iter().any(|e| who.matches(&e.mask, cm))
+    }
+
+    /// May `id` speak here? (+n, +m, bans)
+    pub fn can_speak(&self, id: ClientId, who: &Who, cm: Casemapping) -> bool {
+        match self.members.get(&id) {
+            None => !self.modes.no_external && !self.modes.moderated && !self.is_banned(who, cm),
+            Some(m) if m.op || m.voice => true,
+            Some(_) => !self.modes.moderated && !self.is_banned(who, cm),
+        }
+    }
+
+    /// "+ntk key" as 324 shows it; the key and limit only to members.
+    pub fn mode_string(&self, show_params: bool) -> (String, Vec<String>) {
+        let m = &self.modes;
+        let mut s = String::from("+");
+        let mut params = Vec::new();
+        for (on, c) in [
+            (m.invite_only, 'i'),
+            (m.moderated, 'm'),
+            (m.no_external, 'n'),
+            (m.secret, 's'),
+            (m.topic_lock, 't'),
+        ] {
+            if on {
+                s.push(c);
+            }
+        }
+        if let Some(d) = m.ephemeral {
+            s.push('E');
+            params.push(crate::config::format_duration(d));
+        }
+        if let Some(k) = &m.key {
+            s.push('k');
+            params.push(if show_params { k.clone() } else { "*".into() });
+        }
+        if let Some(l) = m.limit {
+            s.push('l');
+            params.push(l.to_string());
+        }
+        (s, params)
+    }
+
+    pub fn list(&self, mode: char) -> Option<&Vec<ListEntry>> {
+        match mode {
+            'b' => Some(&self.bans),
+            'e' => Some(&self.excepts),
+            'I' => Some(&self.invex),
+            _ => None,
+        }
+    }
+
+    pub fn list_mut(&mut self, mode: char) -> Option<&mut Vec<ListEntry>> {
+        match mode {
+            'b' => Some(&mut self.bans),
+            'e' => Some(&mut self.excepts),
+            'I' => Some(&mut self.invex),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn who(account: Option<&'static str>) -> Who<'static> {
+        Who {
+            nick: "Alice",
+            user: "al",
+            host: "10.1.2.3",
+            ip: "10.1.2.3".parse().unwrap(),
+            account,
+        }
+    }
+
+    #[test]
+    fn masks() {
+        let cm = Casemapping::Rfc1459;
+        assert!(who(None).matches("alice!*@*", cm));
+        assert!(who(None).matches("*!*@10.0.0.0/8", cm));
+        assert!(!who(None).matches("bob!*@10.0.0.0/8", cm));
+        assert!(!who(None).matches("*!*@11.0.0.0/8", cm));
+        assert!(!who(None).matches("$a:alice", cm));
+        assert!(who(Some("Alice")).matches("$a:alice", cm));
+        assert!(who(Some("x")).matches("$a", cm));
+        assert!(!who(Some("x")).matches("$z:x", cm));
+    }
+
+    #[test]
+    fn exceptions_override_bans() {
+        let cm = Casemapping::Rfc1459;
+        let mut c = Channel::new("#c", 0);
+        c.bans.push(ListEntry {
+            mask: "*!*@*".into(),
+            setter: "x".into(),
+            time: 0,
+        });
+        assert!(c.is_banned(&who(None), cm));
+        c.excepts.push(ListEntry {
+            mask: "alice!*@*".into(),
+            setter: "x".into(),
+            time: 0,
+        });
+        assert!(!c.is_banned(&who(None), cm));
+    }
+}

@@ -1,0 +1,163 @@
+//! A connected client as the rest of the server sees it: a stable id, the
+//! outbound queue, and the fields other clients may read (nick, user, host,
+//! modes, away, channels) behind one mutex.
+
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU32, Ordering},
+    },
+};
+
+use tokio::time::Instant;
+
+use super::{channel::ChannelRef, sendq::SendQ};
+
+/// A client's stable internal id: never reused while the process runs, and
+/// unlike a nick it does not change.
+pub type ClientId = u64;
+
+pub struct Client {
+    pub id: ClientId,
+    pub sendq: SendQ,
+    pub ip: IpAddr,
+    pub tls: bool,
+    /// Unix time of the connection, for WHOIS 317.
+    pub signon: u64,
+    /// Negotiated capabilities, a bit set over `caps::Cap`.
+    caps: AtomicU32,
+    info: Mutex<ClientInfo>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    /// "*" until a nick is claimed.
+    pub nick: String,
+    pub user: String,
+    pub host: String,
+    pub realname: String,
+    pub registered: bool,
+    pub modes: UserModes,
+    pub away: Option<String>,
+    pub oper_name: Option<String>,
+    pub account: Option<String>,
+    /// Last PRIVMSG/NOTICE sent, for WHOIS idle time.
+    pub last_message: Instant,
+    /// Joined channels by casefolded name.
+    pub channels: HashMap<String, ChannelRef>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UserModes {
+    pub invisible: bool,
+    pub wallops: bool,
+    pub oper: bool,
+    pub bot: bool,
+}
+
+impl UserModes {
+    /// "+iw" style; "+" when none are set.
+    pub fn to_mode_string(self) -> String {
+        let mut s = String::from("+");
+        for (on, c) in [
+            (self.bot, 'B'),
+            (self.invisible, 'i'),
+            (self.oper, 'o'),
+            (self.wallops, 'w'),
+        ] {
+            if on {
+                s.push(c);
+            }
+        }
+        s
+    }
+}
+
+impl Client {
+    pub fn new(id: ClientId, ip: IpAddr, tls: bool, sendq_limit: usize, signon: u64) -> Self {
+        let host = match ip {
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => v4.to_string(),
+                None => v6.to_string(),
+            },
+            IpAddr::V4(v4) => v4.to_string(),
+        };
+        // A host starting with ':' (as "::1" does) would break the line format.
+        let host = if host.starts_with(':') {
+            format!("0{host}")
+        } else {
+            host
+        };
+        Client {
+            id,
+            sendq: SendQ::new(sendq_limit),
+            ip,
+            tls,
+            signon,
+            caps: AtomicU32::new(0),
+            info: Mutex::new(ClientInfo {
+                nick: "*".into(),
+                user: String::new(),
+                host,
+                realname: String::new(),
+                registered: false,
+                modes: UserModes::default(),
+                away: None,
+                oper_name: None,
+                account: None,
+                last_message: Instant::now(),
+                channels: HashMap::new(),
+            }),
+        }
+    }
+
+    /// Locks this client's shared fields. Lock tier 4: never take a channel or
+    /// the registry while holding it.
+    pub fn info(&self) -> std::sync::MutexGuard<'_, ClientInfo> {
+        self.info.lock().unwrap()
+    }
+
+    pub fn nick(&self) -> String {
+        self.info().nick.clone()
+    }
+
+    /// `nick!user@host`.
+    pub fn prefix(&self) -> String {
+        self.info().prefix()
+    }
+
+    pub fn caps(&self) -> u32 {
+        self.caps.load(Ordering::Relaxed)
+    }
+
+    pub fn set_caps(&self, caps: u32) {
+        self.caps.store(caps, Ordering::Relaxed)
+    }
+
+    pub fn has_cap(&self, bit: u32) -> bool {
+        self.caps() & bit != 0
+    }
+
+    /// Queues a line; see [`SendQ::push`].
+    pub fn send(&self, line: bytes::Bytes) -> bool {
+        self.sendq.push(line)
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientInfo {
+    pub fn prefix(&self) -> String {
+        format!("{}!{}@{}", self.nick, self.user, self.host)
+    }
+}
+
+pub type ClientRef = Arc<Client>;

@@ -1,0 +1,697 @@
+//! Shared server state behind one interface: clients, the nick registry,
+//! channels and their lifecycles, WHOWAS. Command handlers never touch a map
+//! directly; every change goes through a method here, so that a distributed
+//! backend can later stand behind the same calls.
+//!
+//! Lock order (acquire only strictly higher tiers while holding a lock; never
+//! hold any across `.await`):
+//!   1. `nicks`   2. `channels` (the registry map)   3. one `Channel`
+//!   4. one client's `info`   5. one client's `SendQ`
+//! Lines for many recipients are queued after the channel lock is released,
+//! except the few lines that must be ordered with a membership change.
+
+pub mod channel;
+pub mod client;
+pub mod idle;
+mod modes;
+pub mod sendq;
+
+use std::{
+    collections::{HashMap, HashSet, VecDeque},
+    net::IpAddr,
+    sync::{
+        Arc, Mutex, RwLock,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use bytes::Bytes;
+use dashmap::DashMap;
+
+pub use channel::{Channel, ChannelRef, Member, Who};
+pub use client::{Client, ClientId, ClientRef};
+pub use modes::{ModeChange, ModeError};
+
+use crate::{config::Config, proto::Casemapping};
+
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// A refusal with its numeric: handlers turn it into a reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: &'static str,
+    pub text: &'static str,
+}
+
+const fn refusal(code: &'static str, text: &'static str) -> Refusal {
+    Refusal { code, text }
+}
+
+#[derive(Debug, Clone)]
+pub struct Whowas {
+    pub nick: String,
+    pub user: String,
+    pub host: String,
+    pub realname: String,
+    pub time: u64,
+}
+
+pub struct State {
+    /// Fixed for the life of the process: the maps are keyed by it.
+    pub casemap: Casemapping,
+    config: RwLock<Arc<Config>>,
+    clients: DashMap<ClientId, ClientRef>,
+    nicks: Mutex<HashMap<String, ClientRef>>,
+    channels: Mutex<HashMap<String, ChannelRef>>,
+    whowas: Mutex<VecDeque<Whowas>>,
+    next_id: AtomicU64,
+    /// Connections that have not completed registration (LUSERS 253).
+    unregistered: AtomicUsize,
+    opers: AtomicUsize,
+    max_local: AtomicUsize,
+    pub started: u64,
+    /// The idle clock of every ephemeral channel.
+    pub idle: idle::IdleTimers,
+}
+
+/// What a JOIN did.
+pub struct Joined {
+    pub channel: ChannelRef,
+    pub created: bool,
+}
+
+impl State {
+    pub fn new(config: Arc<Config>) -> Self {
+        State {
+            casemap: config.server.casemapping,
+            config: RwLock::new(config),
+            clients: DashMap::new(),
+            nicks: Mutex::default(),
+            channels: Mutex::default(),
+            whowas: Mutex::default(),
+            next_id: AtomicU64::new(1),
+            unregistered: AtomicUsize::new(0),
+            opers: AtomicUsize::new(0),
+            max_local: AtomicUsize::new(0),
+            started: unix_now(),
+            idle: idle::IdleTimers::default(),
+        }
+    }
+
+    pub fn config(&self) -> Arc<Config> {
+        self.config.read().unwrap().clone()
+    }
+
+    pub fn set_config(&self, config: Arc<Config>) {
+        *self.config.write().unwrap() = config;
+    }
+
+    pub fn fold(&self, s: &str) -> String {
+        self.casemap.fold(s)
+    }
+
+    // -----------------------------------------------------------------------
+    // Clients and nicks
+    // -----------------------------------------------------------------------
+
+    pub fn add_client(&self, ip: IpAddr, tls: bool) -> ClientRef {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let client = Arc::new(Client::new(
+            id,
+            ip,
+            tls,
+            self.config().limits.sendq,
+            unix_now(),
+        ));
+        self.clients.insert(id, client.clone());
+        self.unregistered.fetch_add(1, Ordering::Relaxed);
+        client
+    }
+
+    pub fn find_nick(&self, nick: &str) -> Option<ClientRef> {
+        self.nicks.lock().unwrap().get(&self.fold(nick)).cloned()
+    }
+
+    /// Claims `nick` for `client`, releasing its old one. Returns the old
+    /// nick, or the refusal (433) when another client holds it.
+    pub fn claim_nick(&self, client: &ClientRef, nick: &str) -> Result<String, Refusal> {
+        let folded = self.fold(nick);
+        let mut nicks = self.nicks.lock().unwrap();
+        if let Some(holder) = nicks.get(&folded)
+            && holder.id != client.id
+        {
+            return Err(refusal(
+                crate::proto::numerics::ERR_NICKNAMEINUSE,
+                "Nickname is already in use",
+            ));
+        }
+        let mut info = client.info();
+        let old = std::mem::replace(&mut info.nick, nick.to_string());
+        let old_folded = self.fold(&old);
+        if old != "*" && old_folded != folded {
+            nicks.remove(&old_folded);
+        }
+        nicks.insert(folded, client.clone());
+        Ok(old)
+    }
+
+    /// Marks the client registered (after 001 is due).
+    pub fn set_registered(&self, client: &ClientRef) {
+        let mut info = client.info();
+        if !info.registered {
+            info.registered = true;
+            self.unregistered.fetch_sub(1, Ordering::Relaxed);
+            drop(info);
+            let n = self.local_users();
+            self.max_local.fetch_max(n, Ordering::Relaxed);
+        }
+    }
+
+    pub fn set_oper(&self, client: &ClientRef, name: Option<&str>) {
+        let mut info = client.info();
+        let was = info.modes.oper;
+        info.modes.oper = name.is_some();
+        info.oper_name = name.map(str::to_string);
+        match (was, name.is_some()) {
+            (false, true) => {
+                self.opers.fetch_add(1, Ordering::Relaxed);
+            }
+            (true, false) => {
+                self.opers.fetch_sub(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+    }
+
+    /// Registered clients (LUSERS).
+    pub fn local_users(&self) -> usize {
+        self.clients.len() - self.unregistered.load(Ordering::Relaxed)
+    }
+
+    pub fn unregistered(&self) -> usize {
+        self.unregistered.load(Ordering::Relaxed)
+    }
+
+    pub fn max_local_users(&self) -> usize {
+        self.max_local.load(Ordering::Relaxed)
+    }
+
+    pub fn oper_count(&self) -> usize {
+        self.opers.load(Ordering::Relaxed)
+    }
+
+    pub fn invisible_count(&self) -> usize {
+        self.clients
+            .iter()
+            .filter(|c| c.info().modes.invisible)
+            .count()
+    }
+
+    pub fn channel_count(&self) -> usize {
+        self.channels.lock().unwrap().len()
+    }
+
+    /// Every client (shutdown, WALLOPS): work proportional to all clients,
+    /// so it is only for those rare events.
+    pub fn all_clients(&self) -> Vec<ClientRef> {
+        self.clients.iter().map(|c| c.value().clone()).collect()
+    }
+
+    /// Everyone who shares a channel with `client`, once each, not itself.
+    pub fn peers(&self, client: &ClientRef) -> Vec<ClientRef> {
+        let chans: Vec<ChannelRef> = client.info().channels.values().cloned().collect();
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for ch in chans {
+            let ch = ch.lock().unwrap();
+            for (id, m) in &ch.members {
+                if *id != client.id && seen.insert(*id) {
+                    out.push(m.client.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// Removes a client entirely: its nick, its memberships (empty channels
+    /// are destroyed), and records it in WHOWAS. `quit_line` goes to every peer.
+    pub fn remove_client(&self, client: &ClientRef, quit_line: Option<Bytes>) {
+        if self.clients.remove(&client.id).is_none() {
+            return;
+        }
+        if let Some(line) = quit_line {
+            for p in self.peers(client) {
+                p.send(line.clone());
+            }
+        }
+        let (registered, nick, chans, oper) = {
+            let info = client.info();
+            (
+                info.registered,
+                info.nick.clone(),
+                info.channels.clone(),
+                info.modes.oper,
+            )
+        };
+        for (_, ch) in chans {
+            self.remove_member(&ch, client.id);
+        }
+        {
+            let mut nicks = self.nicks.lock().unwrap();
+            let folded = self.fold(&nick);
+            if nicks.get(&folded).is_some_and(|c| c.id == client.id) {
+                nicks.remove(&folded);
+            }
+        }
+        if oper {
+            self.opers.fetch_sub(1, Ordering::Relaxed);
+        }
+        if registered {
+            self.record_whowas(client);
+        } else {
+            self.unregistered.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn record_whowas(&self, client: &ClientRef) {
+        let max = self.config().limits.whowas_entries;
+        if max == 0 {
+            return;
+        }
+        let info = client.info();
+        let entry = Whowas {
+            nick: info.nick.clone(),
+            user: info.user.clone(),
+            host: info.host.clone(),
+            realname: info.realname.clone(),
+            time: unix_now(),
+        };
+        drop(info);
+        let mut w = self.whowas.lock().unwrap();
+        w.push_front(entry);
+        w.truncate(max);
+    }
+
+    pub fn whowas(&self, nick: &str, count: usize) -> Vec<Whowas> {
+        let w = self.whowas.lock().unwrap();
+        w.iter()
+            .filter(|e| self.casemap.eq(&e.nick, nick))
+            .take(count)
+            .cloned()
+            .collect()
+    }
+
+    // -----------------------------------------------------------------------
+    // Channels
+    // -----------------------------------------------------------------------
+
+    pub fn find_channel(&self, name: &str) -> Option<ChannelRef> {
+        self.channels.lock().unwrap().get(&self.fold(name)).cloned()
+    }
+
+    /// A snapshot of every channel (LIST).
+    pub fn all_channels(&self) -> Vec<ChannelRef> {
+        self.channels.lock().unwrap().values().cloned().collect()
+    }
+
+    /// Joins `client` to `name`, creating the channel (with the joiner as
+    /// operator) when it does not exist. Enforces bans (with exceptions),
+    /// +i (with +I and invites), +k and +l; an invitation is used up.
+    /// `on_join` runs under the channel lock once the member is in, so the
+    /// JOIN line reaches the joiner before anything else said in the channel.
+    /// Returns None when the client is already a member.
+    pub fn join(
+        &self,
+        client: &ClientRef,
+        name: &str,
+        key: Option<&str>,
+        setup: impl FnOnce(&mut Channel),
+    ) -> Result<Option<Joined>, Refusal> {
+        use crate::proto::numerics::*;
+        let folded = self.fold(name);
+        let max = self.config().limits.max_channels;
+        if client.info().channels.len() >= max && !client.info().channels.contains_key(&folded) {
+            return Err(refusal(
+                ERR_TOOMANYCHANNELS,
+                "You have joined too many channels",
+            ));
+        }
+        let mut setup = Some(setup);
+        loop {
+            let (chan, created) = {
+                let mut map = self.channels.lock().unwrap();
+                match map.get(&folded) {
+                    Some(c) => (c.clone(), false),
+                    None => {
+                        let mut ch = Channel::new(name, unix_now());
+                        if let Some(f) = setup.take() {
+                            f(&mut ch);
+                        }
+                        let c = Arc::new(Mutex::new(ch));
+                        map.insert(folded.clone(), c.clone());
+                        (c, true)
+                    }
+                }
+            };
+            let mut ch = chan.lock().unwrap();
+            if ch.dead {
+                continue;
+            }
+            if ch.members.contains_key(&client.id) {
+                return Ok(None);
+            }
+            if !created {
+                let info = client.info().clone();
+                let who = Who {
+                    nick: &info.nick,
+                    user: &info.user,
+                    host: &info.host,
+                    ip: client.ip,
+                    account: info.account.as_deref(),
+                };
+                let invited = ch.invites.contains(&client.id);
+                if !invited {
+                    if ch.is_banned(&who, self.casemap) {
+                        return Err(refusal(ERR_BANNEDFROMCHAN, "Cannot join channel (+b)"));
+                    }
+                    if ch.modes.invite_only && !ch.is_invex(&who, self.casemap) {
+                        return Err(refusal(ERR_INVITEONLYCHAN, "Cannot join channel (+i)"));
+                    }
+                    if ch.modes.key.as_deref().is_some_and(|k| key != Some(k)) {
+                        return Err(refusal(ERR_BADCHANNELKEY, "Cannot join channel (+k)"));
+                    }
+                    if ch.modes.limit.is_some_and(|l| ch.members.len() >= l) {
+                        return Err(refusal(ERR_CHANNELISFULL, "Cannot join channel (+l)"));
+                    }
+                }
+                ch.invites.remove(&client.id);
+            }
+            ch.members.insert(
+                client.id,
+                Member {
+                    client: client.clone(),
+                    op: created,
+                    voice: false,
+                },
+            );
+            ch.last_activity = tokio::time::Instant::now();
+            ch.warned = false;
+            client.info().channels.insert(folded, chan.clone());
+            drop(ch);
+            return Ok(Some(Joined {
+                channel: chan,
+                created,
+            }));
+        }
+    }
+
+    /// Takes `id` out of a channel (PART, KICK, QUIT); destroys the channel
+    /// when it empties. Returns false when `id` was not a member.
+    pub fn remove_member(&self, chan: &ChannelRef, id: ClientId) -> bool {
+        let (member, empty, folded) = {
+            let mut ch = chan.lock().unwrap();
+            let m = ch.members.remove(&id);
+            ch.invites.remove(&id);
+            (m, ch.members.is_empty(), self.fold(&ch.name))
+        };
+        let Some(member) = member else { return false };
+        member.client.info().channels.remove(&folded);
+        if empty {
+            let mut map = self.channels.lock().unwrap();
+            let mut ch = chan.lock().unwrap();
+            if ch.members.is_empty() && !ch.dead {
+                ch.dead = true;
+                if map.get(&folded).is_some_and(|c| Arc::ptr_eq(c, chan)) {
+                    map.remove(&folded);
+                }
+            }
+        }
+        true
+    }
+
+    /// Destroys a channel now: every member gets `kick_line_for(nick)` (a KICK
+    /// built per member), and everything about the channel is dropped. The one
+    /// path for ephemeral self-destruct and ChanServ CLOSE.
+    pub fn destroy_channel(
+        &self,
+        chan: &ChannelRef,
+        kick_line_for: impl Fn(&str) -> Bytes,
+    ) -> usize {
+        let members: Vec<ClientRef> = {
+            let mut map = self.channels.lock().unwrap();
+            let mut ch = chan.lock().unwrap();
+            if ch.dead {
+                return 0;
+            }
+            ch.dead = true;
+            let folded = self.fold(&ch.name);
+            if map.get(&folded).is_some_and(|c| Arc::ptr_eq(c, chan)) {
+                map.remove(&folded);
+            }
+            let members = ch.members.drain().map(|(_, m)| m.client).collect();
+            ch.topic = None;
+            ch.bans.clear();
+            ch.excepts.clear();
+            ch.invex.clear();
+            ch.invites.clear();
+            ch.modes = Default::default();
+            members
+        };
+        let folded_name = {
+            let ch = chan.lock().unwrap();
+            self.fold(&ch.name)
+        };
+        for m in &members {
+            let nick = {
+                let mut info = m.info();
+                info.channels.remove(&folded_name);
+                info.nick.clone()
+            };
+            m.send(kick_line_for(&nick));
+        }
+        members.len()
+    }
+
+    /// Queues `line` to every member of `chan` except `except`; the member
+    /// list is copied under the lock and the lines are queued after it.
+    pub fn broadcast(&self, chan: &ChannelRef, line: &Bytes, except: Option<ClientId>) {
+        for c in self.members(chan, except) {
+            c.send(line.clone());
+        }
+    }
+
+    /// The member clients of a channel, except one.
+    pub fn members(&self, chan: &ChannelRef, except: Option<ClientId>) -> Vec<ClientRef> {
+        let ch = chan.lock().unwrap();
+        ch.members
+            .iter()
+            .filter(|(id, _)| Some(**id) != except)
+            .map(|(_, m)| m.client.clone())
+            .collect()
+    }
+
+    /// The member clients of a channel already locked by the caller.
+    pub fn members_of(&self, ch: &Channel, except: Option<ClientId>) -> Vec<ClientRef> {
+        ch.members
+            .iter()
+            .filter(|(id, _)| Some(**id) != except)
+            .map(|(_, m)| m.client.clone())
+            .collect()
+    }
+
+    /// Sets (or with an empty text, clears) the topic; +t needs an operator.
+    /// Returns the channel's display name.
+    pub fn set_topic(
+        &self,
+        chan: &ChannelRef,
+        client: &ClientRef,
+        text: &str,
+    ) -> Result<String, Refusal> {
+        use crate::proto::numerics::*;
+        let mut ch = chan.lock().unwrap();
+        if !ch.members.contains_key(&client.id) {
+            return Err(refusal(ERR_NOTONCHANNEL, "You're not on that channel"));
+        }
+        if ch.modes.topic_lock && !ch.is_op(client.id) {
+            return Err(refusal(ERR_CHANOPRIVSNEEDED, "You're not channel operator"));
+        }
+        ch.topic = (!text.is_empty()).then(|| channel::Topic {
+            text: text.to_string(),
+            setter: client.prefix(),
+            time: unix_now(),
+        });
+        Ok(ch.name.clone())
+    }
+
+    /// May `kicker` kick `victim` from `chan`? Returns the display name.
+    pub fn check_kick(
+        &self,
+        chan: &ChannelRef,
+        kicker: &ClientRef,
+        victim: Option<&ClientRef>,
+    ) -> Result<String, Refusal> {
+        use crate::proto::numerics::*;
+        let ch = chan.lock().unwrap();
+        if !ch.members.contains_key(&kicker.id) {
+            return Err(refusal(ERR_NOTONCHANNEL, "You're not on that channel"));
+        }
+        if !ch.is_op(kicker.id) {
+            return Err(refusal(ERR_CHANOPRIVSNEEDED, "You're not channel operator"));
+        }
+        match victim {
+            Some(v) if ch.members.contains_key(&v.id) => Ok(ch.name.clone()),
+            _ => Err(refusal(ERR_USERNOTINCHANNEL, "They aren't on that channel")),
+        }
+    }
+
+    /// Records a one-shot invitation of `target` by `inviter`.
+    pub fn invite(
+        &self,
+        chan: &ChannelRef,
+        inviter: &ClientRef,
+        target: &ClientRef,
+    ) -> Result<String, Refusal> {
+        use crate::proto::numerics::*;
+        let mut ch = chan.lock().unwrap();
+        if !ch.members.contains_key(&inviter.id) {
+            return Err(refusal(ERR_NOTONCHANNEL, "You're not on that channel"));
+        }
+        if ch.modes.invite_only && !ch.is_op(inviter.id) {
+            return Err(refusal(ERR_CHANOPRIVSNEEDED, "You're not channel operator"));
+        }
+        if ch.members.contains_key(&target.id) {
+            return Err(refusal(ERR_USERONCHANNEL, "is already on channel"));
+        }
+        ch.invites.insert(target.id);
+        Ok(ch.name.clone())
+    }
+
+    /// Notes activity in a channel (PRIVMSG, NOTICE, TAGMSG, JOIN): the idle
+    /// deadline of an ephemeral channel moves; nothing else happens here.
+    pub fn touch(&self, chan: &ChannelRef) {
+        let mut ch = chan.lock().unwrap();
+        ch.last_activity = tokio::time::Instant::now();
+        ch.warned = false;
+    }
+
+    /// Arms the idle timer of an ephemeral channel (on creation or when its
+    /// +E changes); older entries become stale.
+    pub fn schedule_idle(&self, chan: &ChannelRef) {
+        let entry = {
+            let mut ch = chan.lock().unwrap();
+            let Some(timeout) = ch.modes.ephemeral else {
+                return;
+            };
+            ch.idle_generation += 1;
+            ch.warned = false;
+            let warn = self.config().channels.warn_before;
+            let deadline = ch.last_activity + timeout;
+            let at = if warn < timeout {
+                deadline - warn
+            } else {
+                deadline
+            };
+            idle::Entry {
+                at,
+                generation: ch.idle_generation,
+                channel: Arc::downgrade(chan),
+            }
+        };
+        self.idle.arm(entry);
+    }
+
+    /// Runs the idle entries due at `now`: warns channels nearing their
+    /// deadline and destroys those past it. Returns how many were destroyed.
+    pub fn fire_idle(&self, now: tokio::time::Instant) -> usize {
+        use crate::config::format_duration;
+        let cfg = self.config();
+        let server = cfg.server.name.clone();
+        let mut destroyed = 0;
+        for e in self.idle.pop_due(now) {
+            let Some(chan) = e.channel.upgrade() else {
+                continue;
+            };
+            enum Act {
+                Nothing,
+                Warn(String, Vec<ClientRef>, std::time::Duration),
+                Destroy(String, std::time::Duration),
+            }
+            let (act, rearm) = {
+                let mut ch = chan.lock().unwrap();
+                let Some(timeout) = ch.modes.ephemeral else {
+                    continue;
+                };
+                if ch.dead || ch.idle_generation != e.generation {
+                    continue;
+                }
+                let deadline = ch.last_activity + timeout;
+                let warn_at = if cfg.channels.warn_before < timeout {
+                    Some(deadline - cfg.channels.warn_before)
+                } else {
+                    None
+                };
+                if now >= deadline {
+                    (Act::Destroy(ch.name.clone(), timeout), None)
+                } else if !ch.warned && warn_at.is_some_and(|w| now >= w) {
+                    ch.warned = true;
+                    (
+                        Act::Warn(ch.name.clone(), self.members_of(&ch, None), deadline - now),
+                        Some(deadline),
+                    )
+                } else {
+                    let next = match warn_at {
+                        Some(w) if !ch.warned && w > now => w,
+                        _ => deadline,
+                    };
+                    (Act::Nothing, Some(next))
+                }
+            };
+            if let Some(at) = rearm {
+                self.idle.arm(idle::Entry {
+                    at,
+                    generation: e.generation,
+                    channel: e.channel.clone(),
+                });
+            }
+            match act {
+                Act::Nothing => {}
+                Act::Warn(name, members, left) => {
+                    let text = format!(
+                        "{name} has been idle and self-destructs in {} unless someone speaks.",
+                        format_duration(std::time::Duration::from_secs(
+                            left.as_secs_f64().ceil() as u64
+                        ))
+                    );
+                    let line = crate::proto::Line::new(Some(&server), "NOTICE")
+                        .arg(&name)
+                        .text(&text)
+                        .build();
+                    for m in members {
+                        m.send(line.clone());
+                    }
+                }
+                Act::Destroy(name, timeout) => {
+                    let reason = format!(
+                        "Channel self-destructed after being idle for {}",
+                        format_duration(timeout)
+                    );
+                    self.destroy_channel(&chan, |nick| {
+                        crate::proto::Line::new(Some(&server), "KICK")
+                            .arg(&name)
+                            .arg(nick)
+                            .text(&reason)
+                            .build()
+                    });
+                    destroyed += 1;
+                }
+            }
+        }
+        destroyed
+    }
+}

@@ -1,0 +1,238 @@
+//! Applying channel mode changes: permission checks, list limits, +k/+l/+E
+//! parameter rules, all under one channel lock so that a change is atomic.
+
+use super::{ChannelRef, ClientId, ClientRef, State, channel::ListEntry, unix_now};
+use crate::{
+    config::{format_duration, parse_duration},
+    proto::{mask::normalize_mask, numerics::*},
+};
+
+/// One parsed mode change. For `o`/`v` the caller resolves the nick first
+/// (the registry is locked before channels, never after).
+#[derive(Debug, Clone)]
+pub struct ModeChange {
+    pub add: bool,
+    pub mode: char,
+    pub arg: Option<String>,
+    pub target: Option<ClientId>,
+}
+
+/// A refused change: its numeric and parameters (after the client's nick).
+#[derive(Debug, Clone)]
+pub struct ModeError {
+    pub code: &'static str,
+    pub args: Vec<String>,
+}
+
+impl State {
+    /// Applies `changes` to `chan` as `client`. Returns the channel's display
+    /// name, the changes that took effect (to announce) and the refusals.
+    pub fn apply_channel_modes(
+        &self,
+        chan: &ChannelRef,
+        client: &ClientRef,
+        changes: Vec<ModeChange>,
+    ) -> (String, Vec<ModeChange>, Vec<ModeError>) {
+        let cfg = self.config();
+        let cm = self.casemap;
+        let mut applied = Vec::new();
+        let mut errors = Vec::new();
+        let mut rearm = false;
+        let display;
+        {
+            let mut ch = chan.lock().unwrap();
+            display = ch.name.clone();
+            let err = |code, args: &[&str]| ModeError {
+                code,
+                args: args.iter().map(|s| s.to_string()).collect(),
+            };
+            if !ch.is_op(client.id) {
+                let text = if ch.members.contains_key(&client.id) {
+                    "You're not channel operator"
+                } else {
+                    "You're not on that channel"
+                };
+                let code = if ch.members.contains_key(&client.id) {
+                    ERR_CHANOPRIVSNEEDED
+                } else {
+                    ERR_NOTONCHANNEL
+                };
+                errors.push(err(code, &[&display, text]));
+                return (display, applied, errors);
+            }
+            for mut c in changes {
+                let changed = match c.mode {
+                    'o' | 'v' => {
+                        let Some(id) = c.target else { continue };
+                        match ch.members.get_mut(&id) {
+                            None => {
+                                errors.push(err(
+                                    ERR_USERNOTINCHANNEL,
+                                    &[
+                                        c.arg.as_deref().unwrap_or("*"),
+                                        &display,
+                                        "They aren't on that channel",
+                                    ],
+                                ));
+                                false
+                            }
+                            Some(m) => {
+                                let flag = if c.mode == 'o' {
+                                    &mut m.op
+                                } else {
+                                    &mut m.voice
+                                };
+                                let was = std::mem::replace(flag, c.add);
+                                c.arg = Some(m.client.nick());
+                                was != c.add
+                            }
+                        }
+                    }
+                    'b' | 'e' | 'I' => {
+                        let Some(arg) = c.arg.clone() else { continue };
+                        let mask = normalize_mask(&arg);
+                        let max = cfg.limits.max_list_entries;
+                        let list = ch.list_mut(c.mode).expect("list mode");
+                        let pos = list.iter().position(|e| cm.eq(&e.mask, &mask));
+                        c.arg = Some(mask.clone());
+                        match (c.add, pos) {
+                            (true, Some(_)) | (false, None) => false,
+                            (true, None) if list.len() >= max => {
+                                errors.push(err(
+                                    ERR_BANLISTFULL,
+                                    &[&display, &c.mode.to_string(), "Channel list is full"],
+                                ));
+                                false
+                            }
+                            (true, None) => {
+                                list.push(ListEntry {
+                                    mask,
+                                    setter: client.prefix(),
+                                    time: unix_now(),
+                                });
+                                true
+                            }
+                            (false, Some(i)) => {
+                                let e = list.remove(i);
+                                c.arg = Some(e.mask);
+                                true
+                            }
+                        }
+                    }
+                    'k' => {
+                        if c.add {
+                            let key = c.arg.clone().unwrap_or_default();
+                            if key.is_empty() || key.contains([' ', ',']) || key.len() > 32 {
+                                errors.push(err(
+                                    ERR_INVALIDKEY,
+                                    &[&display, "Key is not well-formed"],
+                                ));
+                                false
+                            } else {
+                                ch.modes.key = Some(key);
+                                true
+                            }
+                        } else {
+                            c.arg = Some("*".into());
+                            ch.modes.key.take().is_some()
+                        }
+                    }
+                    'l' => {
+                        if c.add {
+                            match c
+                                .arg
+                                .as_deref()
+                                .and_then(|a| a.parse::<usize>().ok())
+                                .filter(|&n| n > 0)
+                            {
+                                Some(n) => {
+                                    c.arg = Some(n.to_string());
+                                    ch.modes.limit.replace(n) != Some(n)
+                                }
+                                None => {
+                                    errors.push(err(
+                                        ERR_INVALIDMODEPARAM,
+                                        &[
+                                            &display,
+                                            "l",
+                                            c.arg.as_deref().unwrap_or("*"),
+                                            "Invalid limit",
+                                        ],
+                                    ));
+                                    false
+                                }
+                            }
+                        } else {
+                            c.arg = None;
+                            ch.modes.limit.take().is_some()
+                        }
+                    }
+                    'E' => {
+                        let ccfg = &cfg.channels;
+                        if c.add {
+                            let raw = c.arg.clone().unwrap_or_default();
+                            match parse_duration(&raw) {
+                                Ok(d)
+                                    if d >= ccfg.min_idle_timeout && d <= ccfg.max_idle_timeout =>
+                                {
+                                    c.arg = Some(format_duration(d));
+                                    rearm = true;
+                                    ch.modes.ephemeral.replace(d) != Some(d)
+                                }
+                                Ok(_) => {
+                                    let why = format!(
+                                        "Idle timeout must be between {} and {}",
+                                        format_duration(ccfg.min_idle_timeout),
+                                        format_duration(ccfg.max_idle_timeout)
+                                    );
+                                    errors.push(err(
+                                        ERR_INVALIDMODEPARAM,
+                                        &[&display, "E", &raw, &why],
+                                    ));
+                                    false
+                                }
+                                Err(_) => {
+                                    errors.push(err(ERR_INVALIDMODEPARAM, &[&display, "E", &raw, "Idle timeout must be a duration like 30s, 30m, 2h or 7d"]));
+                                    false
+                                }
+                            }
+                        } else if ccfg.enforce_ephemeral {
+                            errors.push(err(
+                                ERR_INVALIDMODEPARAM,
+                                &[
+                                    &display,
+                                    "E",
+                                    "*",
+                                    "This server makes every channel ephemeral; -E is not allowed",
+                                ],
+                            ));
+                            false
+                        } else {
+                            c.arg = None;
+                            ch.modes.ephemeral.take().is_some()
+                        }
+                    }
+                    'i' | 'm' | 'n' | 's' | 't' => {
+                        let m = &mut ch.modes;
+                        let flag = match c.mode {
+                            'i' => &mut m.invite_only,
+                            'm' => &mut m.moderated,
+                            'n' => &mut m.no_external,
+                            's' => &mut m.secret,
+                            _ => &mut m.topic_lock,
+                        };
+                        std::mem::replace(flag, c.add) != c.add
+                    }
+                    _ => false,
+                };
+                if changed {
+                    applied.push(c);
+                }
+            }
+        }
+        if rearm {
+            self.schedule_idle(chan);
+        }
+        (display, applied, errors)
+    }
+}

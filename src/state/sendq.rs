@@ -1,0 +1,150 @@
+//! The bounded outbound queue every client has.
+//!
+//! Producers (any task delivering a line to this client) push shared `Bytes`:
+//! a line for a thousand channel members is serialized once and the same
+//! buffer is queued to each. The connection's writer takes everything queued
+//! at once and writes it in one go (writes coalesce per wakeup). When the
+//! queued bytes would pass the limit, the queue is dropped and the client is
+//! killed with "SendQ exceeded"; the producer never waits and never grows
+//! memory for a client that does not read.
+
+use std::{collections::VecDeque, sync::Mutex};
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+pub struct SendQ {
+    inner: Mutex<Inner>,
+    /// Wakes the writer.
+    ready: Notify,
+    /// Cancelled when the connection must end; the reason is in `Inner`.
+    killed: CancellationToken,
+    limit: usize,
+}
+
+#[derive(Default)]
+struct Inner {
+    queue: VecDeque<Bytes>,
+    bytes: usize,
+    /// No more lines are accepted; the writer flushes what is queued and stops.
+    closed: bool,
+    /// Why the connection is being ended by someone other than the client.
+    kill_reason: Option<String>,
+}
+
+impl SendQ {
+    pub fn new(limit: usize) -> Self {
+        SendQ {
+            inner: Mutex::default(),
+            ready: Notify::new(),
+            killed: CancellationToken::new(),
+            limit,
+        }
+    }
+
+    /// Queues one line. Returns false when the line was not queued (the queue
+    /// is closed, or it overflowed and the client is now being disconnected).
+    pub fn push(&self, line: Bytes) -> bool {
+        let mut inner = self.inner.lock().unwrap();
+        if inner.closed {
+            return false;
+        }
+        if inner.bytes + line.len() > self.limit {
+            inner.queue.clear();
+            inner.bytes = 0;
+            inner.closed = true;
+            inner
+                .kill_reason
+                .get_or_insert_with(|| "SendQ exceeded".to_string());
+            drop(inner);
+            self.killed.cancel();
+            self.ready.notify_one();
+            return false;
+        }
+        inner.bytes += line.len();
+        inner.queue.push_back(line);
+        drop(inner);
+        self.ready.notify_one();
+        true
+    }
+
+    /// Asks the connection to end with `reason` (KILL, shutdown, a ghost).
+    /// Lines already queued are still written.
+    pub fn kill(&self, reason: &str) {
+        self.inner
+            .lock()
+            .unwrap()
+            .kill_reason
+            .get_or_insert_with(|| reason.to_string());
+        self.killed.cancel();
+    }
+
+    /// Resolves once the connection has been asked to end.
+    pub async fn killed(&self) {
+        self.killed.cancelled().await
+    }
+
+    pub fn kill_reason(&self) -> Option<String> {
+        self.inner.lock().unwrap().kill_reason.clone()
+    }
+
+    /// Accepts no more lines; the writer stops once the queue is empty.
+    pub fn close(&self) {
+        self.inner.lock().unwrap().closed = true;
+        self.ready.notify_one();
+    }
+
+    pub fn queued_bytes(&self) -> usize {
+        self.inner.lock().unwrap().bytes
+    }
+
+    /// For the writer: waits until lines are queued and moves them all into
+    /// `out`. Returns false when the queue is closed and empty (stop writing).
+    pub async fn take_all(&self, out: &mut Vec<Bytes>) -> bool {
+        loop {
+            {
+                let mut inner = self.inner.lock().unwrap();
+                if !inner.queue.is_empty() {
+                    out.extend(inner.queue.drain(..));
+                    inner.bytes = 0;
+                    return true;
+                }
+                if inner.closed {
+                    return false;
+                }
+            }
+            self.ready.notified().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn overflow_kills_and_drops() {
+        let q = SendQ::new(10);
+        assert!(q.push(Bytes::from_static(b"12345")));
+        assert!(q.push(Bytes::from_static(b"12345")));
+        assert!(!q.push(Bytes::from_static(b"1")));
+        assert_eq!(q.kill_reason().as_deref(), Some("SendQ exceeded"));
+        assert_eq!(q.queued_bytes(), 0);
+        q.killed().await;
+        let mut out = Vec::new();
+        assert!(!q.take_all(&mut out).await);
+    }
+
+    #[tokio::test]
+    async fn close_flushes_first() {
+        let q = SendQ::new(100);
+        q.push(Bytes::from_static(b"a"));
+        q.close();
+        assert!(!q.push(Bytes::from_static(b"b")));
+        let mut out = Vec::new();
+        assert!(q.take_all(&mut out).await);
+        assert_eq!(out.len(), 1);
+        assert!(!q.take_all(&mut out).await);
+    }
+}
