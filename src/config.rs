@@ -436,7 +436,7 @@ impl Config {
                     ListenTls::Files(files)
                 }
             };
-            if listen.iter().any(|x: &Listen| x.address == address) {
+            if address.port() != 0 && listen.iter().any(|x: &Listen| x.address == address) {
                 errs.push(format!("listen[{i}].address: {address} is listed twice"));
             }
             listen.push(Listen { address, tls });

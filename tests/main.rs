@@ -1,1 +1,12 @@
+//! The one integration test binary: a real server on 127.0.0.1:0 per test,
+//! driven over real TCP (and TLS) connections.
+
 mod common;
+
+mod binary;
+mod channels;
+mod connection;
+mod ephemeral;
+mod parser_vectors;
+mod robustness;
+mod timers;

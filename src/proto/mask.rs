@@ -108,10 +108,12 @@ pub fn cidr_match(host_mask: &str, ip: IpAddr) -> bool {
 /// A hostname is valid when it is dot-separated labels of letters, digits and
 /// inner hyphens, at most 253 bytes (the ircdocs validate-hostname rules).
 pub fn valid_hostname(host: &str) -> bool {
-    !host.is_empty()
+    // A trailing dot (a fully qualified name) is allowed.
+    let labels = host.strip_suffix('.').unwrap_or(host);
+    !labels.is_empty()
         && host.len() <= 253
         && host.contains('.')
-        && host.split('.').all(|l| {
+        && labels.split('.').all(|l| {
             !l.is_empty()
                 && l.len() <= 63
                 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
