@@ -1,1 +1,245 @@
-//! placeholder
+//! The built binary: its command line, signals, and exit codes.
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use crate::common::*;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_ircd");
+
+#[test]
+fn example_config_is_valid_and_documents_defaults() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/ircd.toml.example");
+    let out = Command::new(BIN)
+        .args(["check-config", "--config", path])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let example = ircd::Config::load(path.as_ref()).unwrap();
+    let defaults = ircd::Config::defaults();
+    assert_eq!(example.listen, defaults.listen);
+    assert_eq!(
+        format!("{:?}", example.limits),
+        format!("{:?}", defaults.limits)
+    );
+    assert_eq!(
+        format!("{:?}", example.channels),
+        format!("{:?}", defaults.channels)
+    );
+    assert_eq!(example.server.name, defaults.server.name);
+}
+
+#[test]
+fn bad_config_is_refused_with_key_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "[server]\nname = \"irc.test\"\nbogus = 1\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("server.bogus: unknown field"), "{err}");
+
+    std::fs::write(
+        &path,
+        "[channels]\nidle_timeout = \"soon\"\n[[listen]]\naddress = \"nowhere\"\n",
+    )
+    .unwrap();
+    // The server itself refuses to start, and says every problem.
+    let out = Command::new(BIN)
+        .args(["--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("channels.idle_timeout") && err.contains("listen[0].address"),
+        "{err}"
+    );
+
+    let out = Command::new(BIN)
+        .args(["--config", "/nonexistent/ircd.toml"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
+}
+
+#[test]
+fn mkpasswd_hashes_stdin() {
+    let mut child = Command::new(BIN)
+        .arg("mkpasswd")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"correct horse\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let hash = String::from_utf8(out.stdout).unwrap();
+    assert!(bcrypt::verify("correct horse", hash.trim()).unwrap());
+    let v = Command::new(BIN).arg("--version").output().unwrap();
+    assert!(String::from_utf8_lossy(&v.stdout).contains(env!("CARGO_PKG_VERSION")));
+}
+
+/// A running binary with its config folder.
+pub struct Proc {
+    pub child: std::process::Child,
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts the binary on a free port; `extra` is appended to the config.
+pub fn spawn(extra: &str, env: &[(&str, &str)]) -> Proc {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let text = config_text(dir.path(), extra).replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
+    std::fs::write(dir.path().join("ircd.toml"), text).unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--config")
+        .arg(dir.path().join("ircd.toml"))
+        .current_dir(dir.path())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let stderr = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = stderr.clone();
+    let pipe = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Proc {
+                child,
+                dir,
+                port,
+                stderr,
+            };
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("server did not listen: {:?}", stderr.lock().unwrap());
+}
+
+impl Proc {
+    pub fn addr(&self) -> std::net::SocketAddr {
+        ([127, 0, 0, 1], self.port).into()
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    /// Waits for the process to exit and returns its status.
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        for _ in 0..400 {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        let _ = self.child.kill();
+        panic!("server did not exit");
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_motd_and_sigterm_says_goodbye() {
+    let mut p = spawn("", &[]);
+    let motd = p.dir.path().join("motd.txt");
+    std::fs::write(&motd, "before\n").unwrap();
+    let cfg = p.dir.path().join("ircd.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap().replacen(
+        "[server]\n",
+        "[server]\nmotd = \"motd.txt\"\n",
+        1,
+    );
+    std::fs::write(&cfg, &text).unwrap();
+    let mut c = TestClient::connect(p.addr()).await;
+    c.register("watcher").await;
+    assert!(
+        c.seen.iter().any(|m| m.command == "422"),
+        "no MOTD at start"
+    );
+    p.signal("-HUP");
+    // The reload is asynchronous to us: poll MOTD until it shows.
+    let mut shown = false;
+    for _ in 0..100 {
+        c.send("MOTD").await;
+        let m = c
+            .expect_match("MOTD reply", |m| m.command == "372" || m.command == "422")
+            .await;
+        if m.command == "372" {
+            assert_eq!(m.last(), "- before");
+            shown = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(shown, "SIGHUP did not load the MOTD");
+    // A broken config on SIGHUP is refused; the server keeps running.
+    std::fs::write(&cfg, format!("{text}\nnonsense = true\n")).unwrap();
+    p.signal("-HUP");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    c.send("MOTD").await;
+    assert_eq!(c.expect("372").await.last(), "- before");
+    assert!(
+        p.stderr
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("reload refused"))
+    );
+
+    p.signal("-TERM");
+    let lines = c.expect_closed().await;
+    assert!(
+        lines
+            .iter()
+            .any(|m| m.command == "NOTICE" && m.last() == "Server shutting down"),
+        "{lines:?}"
+    );
+    assert_eq!(lines.last().unwrap().command, "ERROR");
+    assert!(p.wait().success(), "exit status 0 after SIGTERM");
+}
