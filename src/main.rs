@@ -82,6 +82,7 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
             EnvFilter::try_from_env("IRCD_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let config = match &path {
         Some(p) => match Config::load(p) {

@@ -116,9 +116,16 @@ pub fn free_port() -> u16 {
 
 /// Starts the binary on a free port; `extra` is appended to the config.
 pub fn spawn(extra: &str, env: &[(&str, &str)]) -> Proc {
+    spawn_full("", extra, env)
+}
+
+/// Like [`spawn`], with `server_keys` added to the `[server]` table.
+pub fn spawn_full(server_keys: &str, extra: &str, env: &[(&str, &str)]) -> Proc {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let text = config_text(dir.path(), extra).replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
+    let text = config_text(dir.path(), extra)
+        .replace("127.0.0.1:0", &format!("127.0.0.1:{port}"))
+        .replacen("[server]\n", &format!("[server]\n{server_keys}"), 1);
     std::fs::write(dir.path().join("ircd.toml"), text).unwrap();
     let mut cmd = Command::new(BIN);
     cmd.arg("--config")

@@ -470,3 +470,27 @@ async fn capabilities_change_what_channels_send() {
     rich.send("MODE #c +o plain").await;
     rich.expect("441").await;
 }
+
+/// Regression found by irctest (away_notify.py testAwayNotifyOnJoin).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn away_user_joining_is_announced_to_away_notify_members() {
+    let srv = start("").await;
+    let mut watcher = srv.client().await;
+    watcher.send("CAP REQ away-notify").await;
+    watcher.send("CAP END").await;
+    watcher.register("watcher").await;
+    join(&mut watcher, "#a").await;
+    let mut sleepy = srv.user("sleepy").await;
+    sleepy.send("AWAY :already away").await;
+    sleepy.expect("306").await;
+    join(&mut sleepy, "#a").await;
+    watcher.expect("JOIN").await;
+    let a = watcher.expect("AWAY").await;
+    assert_eq!((a.nick(), a.last()), ("sleepy", "already away"));
+    let own = sleepy.sync().await;
+    assert!(own.iter().all(|m| m.command != "AWAY"), "{own:?}");
+    // An empty +l argument gets a well-formed 696.
+    watcher.send("MODE #a +l :").await;
+    let e = watcher.expect("696").await;
+    assert_eq!(e.params[1..4], ["#a", "l", "*"]);
+}

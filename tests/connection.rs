@@ -338,3 +338,16 @@ async fn tls_listener_with_generated_certificate() {
         "plaintext client is not secure"
     );
 }
+
+/// Regressions found by irctest (connection_registration.py).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_with_empty_realname_or_unusable_username() {
+    let srv = start("").await;
+    let mut c = srv.client().await;
+    c.send("NICK emptyreal").await;
+    c.send("USER u * * :").await;
+    c.expect("461").await;
+    c.send("USER \u{1F60A}\u{1F60A}\u{1F60A} * * :Real").await;
+    let w = c.expect("001").await;
+    assert!(w.last().ends_with("emptyreal!~u@127.0.0.1"), "{w:?}");
+}

@@ -105,6 +105,16 @@ fn join_one(ctx: &mut Ctx, name: &str, key: Option<&str>) {
         plain.clone()
     });
     send_by_cap(&others, Cap::ExtendedJoin, &extended, &plain);
+    // away-notify: members learn at once that the joiner is away.
+    let away = client.info().away.clone();
+    if let Some(away) = away {
+        let line = Line::new(Some(&client.prefix()), "AWAY")
+            .text(&away)
+            .build();
+        for m in others.iter().filter(|m| m.has_cap(Cap::AwayNotify.bit())) {
+            m.send(line.clone());
+        }
+    }
     if let Some(e) = ephemeral {
         ctx.state.schedule_idle(&chan);
         let text = format!(
@@ -276,7 +286,8 @@ pub fn invite(ctx: &mut Ctx, msg: &Message) {
         Ok(display) => {
             let tnick = target.nick();
             ctx.reply_args(RPL_INVITING, &[&tnick, &display]);
-            if let Some(away) = target.info().away.clone() {
+            let away = target.info().away.clone();
+            if let Some(away) = away {
                 ctx.reply(RPL_AWAY, &[&tnick, &away]);
             }
             let line = Line::new(Some(&client.prefix()), "INVITE")

@@ -99,15 +99,19 @@ pub fn user(ctx: &mut Ctx, msg: &Message) {
         ctx.reply(ERR_ALREADYREGISTERED, &["You may not reregister"]);
         return;
     }
+    if msg.params().iter().take(4).any(|p| p.is_empty()) {
+        ctx.need_more_params("USER");
+        return;
+    }
     let max = ctx.config.limits.userlen;
-    let user: String = msg.params()[0]
+    let mut user: String = msg.params()[0]
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || "-_.~[]{}|^`\\".contains(*c))
         .take(max)
         .collect();
     if user.is_empty() {
-        ctx.need_more_params("USER");
-        return;
+        // Nothing usable (e.g. all emoji): a placeholder, as other servers do.
+        user = "~u".to_string();
     }
     let realname: String = {
         let r = msg.params()[3];

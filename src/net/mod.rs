@@ -193,6 +193,7 @@ async fn accept_loop(listener: TcpListener, index: usize, shared: Arc<Shared>) {
 /// The one task that drives every ephemeral channel's idle clock.
 async fn idle_driver(shared: Arc<Shared>) {
     let state = &shared.state;
+    let mut destroyed_since_trim = 0;
     loop {
         let next = state.idle.next();
         let sleep = async {
@@ -209,6 +210,27 @@ async fn idle_driver(shared: Arc<Shared>) {
         let n = state.fire_idle(tokio::time::Instant::now());
         if n > 0 {
             tracing::info!(channels = n, "ephemeral channels self-destructed");
+        }
+        destroyed_since_trim += n;
+        if destroyed_since_trim >= 1024 || (destroyed_since_trim > 0 && state.idle.is_empty()) {
+            release_free_memory();
+            destroyed_since_trim = 0;
+        }
+    }
+}
+
+/// After many channels are destroyed at once, hands the freed heap pages
+/// back to the OS, so that a burst of ephemeral rooms does not leave the
+/// server's RSS at its peak. glibc keeps freed memory otherwise.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        unsafe extern "C" {
+            fn malloc_trim(pad: usize) -> i32;
+        }
+        // SAFETY: malloc_trim only releases free memory; it takes no pointers.
+        unsafe {
+            malloc_trim(0);
         }
     }
 }

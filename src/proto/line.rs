@@ -40,8 +40,12 @@ impl Line {
     }
 
     /// Appends a parameter. Only the last one may contain spaces or be empty;
-    /// `build` then marks it as the trailing parameter.
+    /// `build` then marks it as the trailing parameter. An earlier empty
+    /// parameter cannot be written in IRC syntax and becomes `*`.
     pub fn arg(mut self, p: &str) -> Self {
+        if self.last.is_some_and(|at| at == self.buf.len()) {
+            self.buf.put_u8(b'*');
+        }
         self.buf.put_u8(b' ');
         self.last = Some(self.buf.len());
         self.buf.put_slice(p.as_bytes());

@@ -71,6 +71,10 @@ impl IdleTimers {
         while heap.peek().is_some_and(|Reverse(e)| e.at <= now) {
             out.push(heap.pop().unwrap().0);
         }
+        if heap.capacity() > 64 && heap.len() * 4 < heap.capacity() {
+            let keep = heap.len() * 2;
+            heap.shrink_to(keep);
+        }
         out
     }
 

@@ -35,6 +35,15 @@ pub use modes::{ModeChange, ModeError};
 
 use crate::{config::Config, proto::Casemapping};
 
+/// Gives memory back when a map has shrunk to a quarter of its capacity
+/// (after thousands of channels self-destruct, say); amortized O(1).
+pub(crate) fn maybe_shrink<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>) {
+    if map.capacity() > 64 && map.len() * 4 < map.capacity() {
+        let keep = map.len() * 2;
+        map.shrink_to(keep);
+    }
+}
+
 pub fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -421,7 +430,11 @@ impl State {
             (m, ch.members.is_empty(), self.fold(&ch.name))
         };
         let Some(member) = member else { return false };
-        member.client.info().channels.remove(&folded);
+        {
+            let mut info = member.client.info();
+            info.channels.remove(&folded);
+            maybe_shrink(&mut info.channels);
+        }
         if empty {
             let mut map = self.channels.lock().unwrap();
             let mut ch = chan.lock().unwrap();
@@ -429,6 +442,7 @@ impl State {
                 ch.dead = true;
                 if map.get(&folded).is_some_and(|c| Arc::ptr_eq(c, chan)) {
                     map.remove(&folded);
+                    maybe_shrink(&mut map);
                 }
             }
         }
@@ -453,6 +467,7 @@ impl State {
             let folded = self.fold(&ch.name);
             if map.get(&folded).is_some_and(|c| Arc::ptr_eq(c, chan)) {
                 map.remove(&folded);
+                maybe_shrink(&mut map);
             }
             let members = ch.members.drain().map(|(_, m)| m.client).collect();
             ch.topic = None;
@@ -471,6 +486,7 @@ impl State {
             let nick = {
                 let mut info = m.info();
                 info.channels.remove(&folded_name);
+                maybe_shrink(&mut info.channels);
                 info.nick.clone()
             };
             m.send(kick_line_for(&nick));

@@ -170,7 +170,11 @@ impl State {
                     'E' => {
                         let ccfg = &cfg.channels;
                         if c.add {
-                            let raw = c.arg.clone().unwrap_or_default();
+                            let raw = c
+                                .arg
+                                .clone()
+                                .filter(|a| !a.is_empty())
+                                .unwrap_or_else(|| "*".into());
                             match parse_duration(&raw) {
                                 Ok(d)
                                     if d >= ccfg.min_idle_timeout && d <= ccfg.max_idle_timeout =>

@@ -146,6 +146,8 @@ pub struct TestClient {
     pub wait: Duration,
     /// Every line received so far, for assertions on what was (not) sent.
     pub seen: Vec<Msg>,
+    /// Whether to keep lines in `seen`.
+    pub record: bool,
 }
 
 impl TestClient {
@@ -165,6 +167,7 @@ impl TestClient {
             nick: "*".into(),
             wait: WAIT,
             seen: Vec::new(),
+            record: true,
         }
     }
 
@@ -217,7 +220,9 @@ impl TestClient {
                 );
                 let s = String::from_utf8(buf).expect("server sent invalid UTF-8");
                 let m = Msg::parse(s.trim_end_matches("\r\n"));
-                self.seen.push(m.clone());
+                if self.record {
+                    self.seen.push(m.clone());
+                }
                 Some(m)
             }
         }
