@@ -334,6 +334,9 @@ async fn names_of_a_big_channel_is_complete_and_split() {
         c.send("JOIN #big").await;
         clients.push(c);
     }
+    for c in clients.iter_mut() {
+        c.expect("366").await;
+    }
     let mut viewer = srv.user("viewer").await;
     viewer.send("NAMES #big").await;
     let mut all = Vec::new();
