@@ -2,7 +2,10 @@
 //! style with multi-line LS. Registration waits for CAP END once a client
 //! has started negotiating.
 
-use crate::proto::{Line, Message, caps::Cap};
+use crate::{
+    config::{Config, ListenTls},
+    proto::{Line, Message, caps::Cap},
+};
 
 use super::{Ctx, registration};
 
@@ -28,9 +31,10 @@ pub fn cap(ctx: &mut Ctx, msg: &Message) {
                 ctx.client().set_caps(caps);
             }
             let with_values = version >= 302;
-            let items: Vec<String> = Cap::ALL
-                .iter()
-                .map(|c| match (with_values, c.value()) {
+            let items: Vec<String> = offered(&ctx.config, ctx.client().tls)
+                .into_iter()
+                .filter(|(c, _)| with_values || *c != Cap::Sts)
+                .map(|(c, v)| match (with_values, v) {
                     (true, Some(v)) => format!("{}={v}", c.name()),
                     _ => c.name().to_string(),
                 })
@@ -59,7 +63,7 @@ pub fn cap(ctx: &mut Ctx, msg: &Message) {
                     Some(n) => (true, n),
                     None => (false, item),
                 };
-                match Cap::from_name(name) {
+                match Cap::from_name(name).filter(|c| c.requestable()) {
                     Some(c) if off => remove |= c.bit(),
                     Some(c) => add |= c.bit(),
                     None => ok = false,
@@ -93,6 +97,37 @@ pub fn cap(ctx: &mut Ctx, msg: &Message) {
             );
         }
     }
+}
+
+/// The capabilities offered on a connection, with their 302 values. `sts`
+/// only where a real certificate is configured (a generated self-signed one
+/// would make STS clients refuse to connect) and a TLS port is known.
+pub fn offered(config: &Config, tls_connection: bool) -> Vec<(Cap, Option<String>)> {
+    let sts_port = config
+        .listen
+        .iter()
+        .find(|l| match &l.tls {
+            ListenTls::Files(_) => true,
+            ListenTls::Default => config.tls.is_some(),
+            ListenTls::Off => false,
+        })
+        .map(|l| l.address.port())
+        .filter(|&p| p != 0);
+    Cap::ALL
+        .iter()
+        .filter_map(|&c| match c {
+            Cap::Sts => sts_port.map(|port| {
+                // Spec: `port` on plaintext connections, `duration` on secure ones.
+                let v = if tls_connection {
+                    "duration=2592000".to_string()
+                } else {
+                    format!("port={port}")
+                };
+                (c, Some(v))
+            }),
+            _ => Some((c, None)),
+        })
+        .collect()
 }
 
 fn cap_target(ctx: &Ctx) -> String {

@@ -133,7 +133,9 @@ fn join_one(ctx: &mut Ctx, name: &str, key: Option<&str>) {
         ctx.reply(RPL_TOPIC, &[&display, &text]);
         ctx.reply_args(RPL_TOPICWHOTIME, &[&display, &setter, &query::ts(time)]);
     }
-    query::send_names(ctx, &ch);
+    if !client.has_cap(Cap::NoImplicitNames.bit()) {
+        query::send_names(ctx, &ch);
+    }
 }
 
 // PART <channel>{,<channel>} [<reason>]

@@ -3,7 +3,7 @@
 
 use crate::{
     proto::{Line, Message, caps::Cap, numerics::*},
-    state::Who,
+    state::{Event, Who, unix_ms},
 };
 
 use super::{Ctx, channel::truncate};
@@ -18,26 +18,62 @@ pub fn notice(ctx: &mut Ctx, msg: &Message) {
     relay(ctx, msg, "NOTICE");
 }
 
+// TAGMSG <target>{,<target>}
+pub fn tagmsg(ctx: &mut Ctx, msg: &Message) {
+    relay(ctx, msg, "TAGMSG");
+}
+
+/// The client-only tags (`+key[=value]`) of a message, still escaped.
+fn client_tags(msg: &Message) -> Option<String> {
+    let tags: Vec<&str> = msg
+        .tags?
+        .split(';')
+        .filter(|t| t.starts_with('+') && t.len() > 1)
+        .collect();
+    (!tags.is_empty()).then(|| tags.join(";"))
+}
+
 fn relay(ctx: &mut Ctx, msg: &Message, verb: &str) {
     // NOTICE never draws an automatic error reply (RFC 2812 3.3.2).
-    let errors = verb == "PRIVMSG";
+    let errors = verb != "NOTICE";
+    let tagmsg = verb == "TAGMSG";
     let Some(targets) = msg.param(0).filter(|t| !t.is_empty()) else {
         if errors {
             ctx.reply(ERR_NORECIPIENT, &[&format!("No recipient given ({verb})")]);
         }
         return;
     };
-    let Some(text) = msg.param(1).filter(|t| !t.is_empty()) else {
+    let text = msg.param(1).unwrap_or("");
+    if text.is_empty() && !tagmsg {
         if errors {
             ctx.reply(ERR_NOTEXTTOSEND, &["No text to send"]);
         }
         return;
-    };
+    }
     let client = ctx.client().clone();
-    let prefix = client.prefix();
+    let (prefix, account, bot) = {
+        let i = client.info();
+        (i.prefix(), i.account.clone(), i.modes.bot)
+    };
+    let tags = client_tags(msg);
     let echo = client.has_cap(Cap::EchoMessage.bit());
-    client.info().last_message = tokio::time::Instant::now();
+    if !tagmsg {
+        client.info().last_message = tokio::time::Instant::now();
+    }
     let max = ctx.config.limits.max_targets;
+    let event = |target: &str| {
+        let mut line = Line::new(Some(&prefix), verb).arg(target);
+        if !tagmsg {
+            line = line.text(text);
+        }
+        Event::new(line.build(), unix_ms())
+            .msgid(ctx.state.new_msgid())
+            .account(account.clone())
+            .bot(bot)
+            .client_tags(tags.clone())
+    };
+    // TAGMSG reaches only those who can see tags.
+    let wants = |c: &crate::state::ClientRef| !tagmsg || c.has_cap(Cap::MessageTags.bit());
     for (i, target) in targets.split(',').filter(|t| !t.is_empty()).enumerate() {
         if i >= max {
             if errors {
@@ -94,15 +130,12 @@ fn relay(ctx: &mut Ctx, msg: &Message, verb: &str) {
                 }
                 Ok((name, recipients)) => {
                     let shown = format!("{}{name}", status.unwrap_or(""));
-                    let line = Line::new(Some(&prefix), verb)
-                        .arg(&shown)
-                        .text(text)
-                        .build();
-                    for r in recipients {
-                        r.send(line.clone());
+                    let ev = event(&shown);
+                    for r in recipients.iter().filter(|r| wants(r)) {
+                        r.send_event(&ev);
                     }
-                    if echo {
-                        ctx.push(line);
+                    if echo && wants(&client) {
+                        ctx.push(ev.for_caps(client.caps()));
                     }
                     ctx.state.touch(&chan);
                 }
@@ -118,12 +151,14 @@ fn relay(ctx: &mut Ctx, msg: &Message, verb: &str) {
                 let i = to.info();
                 (i.nick.clone(), i.away.clone())
             };
-            let line = Line::new(Some(&prefix), verb).arg(&nick).text(text).build();
-            to.send(line.clone());
-            if echo {
-                ctx.push(line);
+            let ev = event(&nick);
+            if wants(&to) {
+                to.send_event(&ev);
             }
-            if let (true, Some(away)) = (errors, away) {
+            if echo && wants(&client) {
+                ctx.push(ev.for_caps(client.caps()));
+            }
+            if let (true, false, Some(away)) = (errors, tagmsg, away) {
                 ctx.reply(RPL_AWAY, &[&nick, &away]);
             }
         }

@@ -8,7 +8,7 @@
 //! response buffer [`Ctx::out`]; they never touch a socket. Work that must
 //! not run on the async threads (bcrypt) is handed back as a [`Pending`].
 
-mod cap;
+pub mod cap;
 mod channel;
 mod message;
 mod mode;
@@ -228,7 +228,10 @@ static TABLE: &[Spec] = &[
     // message.rs
     cmd("PRIVMSG", 0, message::privmsg),
     cmd("NOTICE", 0, message::notice),
+    cmd("TAGMSG", 0, message::tagmsg),
     cmd("AWAY", 0, message::away),
+    cmd("SETNAME", 1, query::setname),
+    cmd("MONITOR", 1, query::monitor),
     // oper.rs
     cmd("OPER", 2, oper::oper),
     op("KILL", 2, oper::kill),

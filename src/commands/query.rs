@@ -171,6 +171,10 @@ const HELP: &[(&str, &str)] = &[
         "MODE",
         "MODE <target> [<modes> [<params>]]: shows or changes user or channel modes.",
     ),
+    (
+        "MONITOR",
+        "MONITOR +|- <nick>[,...] | C | L | S: get notified when nicks come and go.",
+    ),
     ("MOTD", "MOTD: shows the message of the day."),
     ("NAMES", "NAMES <#channel>: lists who is in a channel."),
     ("NICK", "NICK <nick>: sets or changes your nickname."),
@@ -197,6 +201,11 @@ const HELP: &[(&str, &str)] = &[
     (
         "REHASH",
         "REHASH: (opers) reloads the configuration, MOTD and certificates.",
+    ),
+    ("SETNAME", "SETNAME <realname>: changes your realname."),
+    (
+        "TAGMSG",
+        "TAGMSG <target>[,...]: a message with only tags (IRCv3 message-tags).",
     ),
     ("TIME", "TIME: shows the server's time."),
     (
@@ -601,4 +610,120 @@ pub fn list(ctx: &mut Ctx, msg: &Message) {
 /// Time since the epoch for 329/333 as a string.
 pub fn ts(t: u64) -> String {
     t.to_string()
+}
+
+// SETNAME <realname>
+pub fn setname(ctx: &mut Ctx, msg: &Message) {
+    let name = msg.params()[0];
+    if name.is_empty() || name.len() > ctx.config.limits.realnamelen {
+        let l = Line::new(Some(ctx.server_name()), "FAIL")
+            .arg("SETNAME")
+            .arg("INVALID_REALNAME")
+            .text("Realname is not valid")
+            .build();
+        ctx.push(l);
+        return;
+    }
+    let client = ctx.client().clone();
+    client.info().realname = name.to_string();
+    let line = Line::new(Some(&client.prefix()), "SETNAME")
+        .text(name)
+        .build();
+    for p in ctx.state.peers(&client) {
+        if p.has_cap(Cap::Setname.bit()) {
+            p.send(line.clone());
+        }
+    }
+    if client.has_cap(Cap::Setname.bit()) {
+        ctx.push(line);
+    }
+}
+
+// MONITOR <+|-> <target>{,<target>} / MONITOR <C|L|S>
+pub fn monitor(ctx: &mut Ctx, msg: &Message) {
+    let client = ctx.client().clone();
+    let sub = msg.params()[0];
+    let targets: Vec<&str> = msg
+        .param(1)
+        .unwrap_or("")
+        .split(',')
+        .filter(|t| !t.is_empty())
+        .collect();
+    match sub {
+        "+" => {
+            let limit = ctx.config.limits.monitor;
+            let mut added = Vec::new();
+            for (i, t) in targets.iter().enumerate() {
+                let mut info = client.info();
+                if info.monitoring.iter().any(|m| ctx.state.casemap.eq(m, t)) {
+                    drop(info);
+                    added.push(*t);
+                    continue;
+                }
+                if info.monitoring.len() >= limit {
+                    drop(info);
+                    let rest = targets[i..].join(",");
+                    ctx.reply(
+                        ERR_MONLISTFULL,
+                        &[&limit.to_string(), &rest, "Monitor list is full"],
+                    );
+                    break;
+                }
+                info.monitoring.push(t.to_string());
+                drop(info);
+                ctx.state.monitor_add(client.id, t);
+                added.push(*t);
+            }
+            send_status(ctx, &added);
+        }
+        "-" => {
+            for t in targets {
+                client
+                    .info()
+                    .monitoring
+                    .retain(|m| !ctx.state.casemap.eq(m, t));
+                ctx.state.monitor_remove(client.id, t);
+            }
+        }
+        "C" | "c" => {
+            let all = std::mem::take(&mut client.info().monitoring);
+            for t in all {
+                ctx.state.monitor_remove(client.id, &t);
+            }
+        }
+        "L" | "l" => {
+            let all = client.info().monitoring.clone();
+            for chunk in all.chunks(20) {
+                ctx.reply(RPL_MONLIST, &[&chunk.join(",")]);
+            }
+            ctx.reply(RPL_ENDOFMONLIST, &["End of MONITOR list"]);
+        }
+        "S" | "s" => {
+            let all = client.info().monitoring.clone();
+            let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+            send_status(ctx, &refs);
+        }
+        _ => ctx.reply(
+            ERR_UNKNOWNCOMMAND,
+            &["MONITOR", "Unknown MONITOR subcommand"],
+        ),
+    }
+}
+
+/// 730 for the online ones (nick!user@host), 731 for the offline ones.
+fn send_status(ctx: &mut Ctx, targets: &[&str]) {
+    let mut online = Vec::new();
+    let mut offline = Vec::new();
+    for t in targets {
+        match ctx.state.find_nick(t).filter(|c| c.info().registered) {
+            Some(c) => online.push(c.prefix()),
+            None => offline.push(t.to_string()),
+        }
+    }
+    for chunk in online.chunks(10) {
+        ctx.reply(RPL_MONONLINE, &[&chunk.join(",")]);
+    }
+    for chunk in offline.chunks(10) {
+        ctx.reply(RPL_MONOFFLINE, &[&chunk.join(",")]);
+    }
 }

@@ -83,12 +83,14 @@ pub fn nick(ctx: &mut Ctx, msg: &Message) {
             ctx.session.nick_claimed = true;
             try_complete(ctx);
         }
-        Ok(_) => {
+        Ok(old) => {
             let line = Line::new(Some(&prefix), "NICK").text(new).build();
             for p in ctx.state.peers(&client) {
                 p.send(line.clone());
             }
             ctx.push(line);
+            ctx.state.notify_watchers(&old, None);
+            ctx.state.notify_watchers(new, Some(&client.prefix()));
         }
     }
 }
@@ -206,6 +208,8 @@ fn welcome(ctx: &mut Ctx) {
     }
     query::send_lusers(ctx);
     query::send_motd(ctx);
+    let nick = client.nick();
+    ctx.state.notify_watchers(&nick, Some(&prefix));
 }
 
 pub const USER_MODES: &str = "Biow";
@@ -221,6 +225,7 @@ pub fn isupport(cfg: &Config) -> Vec<String> {
         format!("CHANLIMIT=#:{}", l.max_channels),
         "CHANMODES=beI,k,El,imnst".to_string(),
         format!("CHANNELLEN={}", l.channellen),
+        "BOT=B".to_string(),
         "CHANTYPES=#".to_string(),
         "ELIST=U".to_string(),
         "EXCEPTS=e".to_string(),
@@ -230,6 +235,8 @@ pub fn isupport(cfg: &Config) -> Vec<String> {
         format!("MAXLIST=beI:{}", l.max_list_entries),
         format!("MAXTARGETS={}", l.max_targets),
         "MODES=4".to_string(),
+        format!("MONITOR={}", l.monitor),
+        format!("NAMELEN={}", l.realnamelen),
         format!("NETWORK={}", cfg.server.network),
         format!("NICKLEN={}", l.nicklen),
         "PREFIX=(ov)@+".to_string(),
@@ -269,36 +276,8 @@ pub fn quit(ctx: &mut Ctx, msg: &Message) {
     ctx.session.quit = Some(reason);
 }
 
-/// "Sun Nov 22 2026 at 02:17:00 UTC" from a unix time, without a date crate.
 pub fn format_time(unix: u64) -> String {
-    let days = (unix / 86400) as i64;
-    let secs = unix % 86400;
-    let (y, m, d) = civil_from_days(days);
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    format!(
-        "{} {} {d} {y} at {:02}:{:02}:{:02} UTC",
-        WEEKDAYS[days.rem_euclid(7) as usize],
-        MONTHS[(m - 1) as usize],
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day) (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z.rem_euclid(146097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    crate::proto::time::human(unix)
 }
 
 pub fn now_string() -> String {
@@ -328,14 +307,5 @@ mod tests {
         ] {
             assert!(!valid_nick(bad, 30), "{bad}");
         }
-    }
-
-    #[test]
-    fn dates() {
-        assert_eq!(format_time(0), "Thu Jan 1 1970 at 00:00:00 UTC");
-        assert_eq!(
-            format_time(1_795_320_000),
-            "Sun Nov 22 2026 at 04:00:00 UTC"
-        );
     }
 }

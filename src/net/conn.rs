@@ -16,8 +16,10 @@ use crate::{
     commands::{self, Ctx, Pending, Session, oper, registration},
     proto::{
         Line, Message,
+        caps::Cap,
         codec::{Frame, LineCodec},
-        message::ParseError,
+        line::add_tags,
+        message::{ParseError, escape_tag_value},
         numerics::*,
     },
     state::ClientRef,
@@ -141,12 +143,30 @@ fn closing_text(end: End, reason: &str) -> String {
 }
 
 async fn handle_frame(frame: Frame, session: &mut Session, shared: &Shared) {
+    let client = session.client.clone();
+    let (lines, label) = run_frame(frame, session, shared).await;
+    deliver(
+        &client,
+        lines,
+        label.as_deref(),
+        &shared.state.config().server.name,
+    );
+}
+
+/// Runs one frame and returns every line it produced for this client (over
+/// both phases of a command with `Pending` work), with the client's
+/// labeled-response label if it sent one.
+async fn run_frame(
+    frame: Frame,
+    session: &mut Session,
+    shared: &Shared,
+) -> (Vec<Bytes>, Option<String>) {
     let state = &shared.state;
     let mut ctx = Ctx::new(state, session);
     let line = match frame {
         Frame::TooLong => {
             ctx.reply(ERR_INPUTTOOLONG, &["Input line was too long"]);
-            return flush(ctx);
+            return (ctx.out, None);
         }
         Frame::Line(line) => line,
     };
@@ -164,7 +184,7 @@ async fn handle_frame(frame: Frame, session: &mut Session, shared: &Shared) {
                 .text("Message rejected, your message contained invalid UTF-8")
                 .build();
             ctx.push(l);
-            return flush(ctx);
+            return (ctx.out, None);
         }
     };
     if text.contains('\0') {
@@ -172,24 +192,89 @@ async fn handle_frame(frame: Frame, session: &mut Session, shared: &Shared) {
             .map(|m| m.command.to_ascii_uppercase())
             .unwrap_or_else(|_| "*".into());
         ctx.reply(ERR_UNKNOWNERROR, &[&command, "Line contains a NUL byte"]);
-        return flush(ctx);
+        return (ctx.out, None);
     }
+    let mut label = None;
     match Message::parse(text) {
-        Ok(msg) => commands::dispatch(&mut ctx, &msg),
-        Err(ParseError::Empty) => {}
+        Ok(msg) => {
+            if ctx.client().has_cap(Cap::LabeledResponse.bit()) {
+                label = msg
+                    .tags()
+                    .find(|(k, _)| *k == "label")
+                    .map(|(_, v)| v)
+                    .filter(|v| !v.is_empty());
+            }
+            commands::dispatch(&mut ctx, &msg)
+        }
+        Err(ParseError::Empty) => return (ctx.out, None),
         Err(_) => ctx.reply(ERR_UNKNOWNERROR, &["*", "Malformed message"]),
     }
     let Some(pending) = ctx.session.pending.take() else {
-        return flush(ctx);
+        return (ctx.out, label);
     };
-    let client = ctx.client().clone();
-    queue(&client, std::mem::take(&mut ctx.out));
+    let mut out = std::mem::take(&mut ctx.out);
     drop(ctx);
-    run_pending(pending, session, shared).await;
+    out.extend(run_pending(pending, session, shared).await);
+    (out, label)
 }
 
-/// Finishes work a handler handed back, off the async threads where needed.
-async fn run_pending(pending: Pending, session: &mut Session, shared: &Shared) {
+/// Queues a command's replies, wrapped for labeled-response: an ACK when
+/// there is nothing to say, the label on a single reply, a labeled batch
+/// around several.
+fn deliver(client: &ClientRef, lines: Vec<Bytes>, label: Option<&str>, server: &str) {
+    let Some(label) = label else {
+        for l in lines {
+            client.send(l);
+        }
+        return;
+    };
+    let mut tag = String::from("label=");
+    escape_tag_value(label, &mut tag);
+    match lines.len() {
+        0 => {
+            let ack = client.stamp(Line::new(Some(server), "ACK").build());
+            client.sendq.push(add_tags(&tag, &ack));
+        }
+        1 => {
+            let l = client.stamp(lines.into_iter().next().unwrap());
+            client.sendq.push(add_tags(&tag, &l));
+        }
+        _ if client.has_cap(Cap::Batch.bit()) => {
+            let id = format!(
+                "lr{}",
+                BATCH_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            );
+            let start = client.stamp(
+                Line::new(Some(server), "BATCH")
+                    .arg(&format!("+{id}"))
+                    .arg("labeled-response")
+                    .build(),
+            );
+            client.sendq.push(add_tags(&tag, &start));
+            let batch_tag = format!("batch={id}");
+            for l in lines {
+                let l = client.stamp(l);
+                client.sendq.push(add_tags(&batch_tag, &l));
+            }
+            client.send(
+                Line::new(Some(server), "BATCH")
+                    .arg(&format!("-{id}"))
+                    .build(),
+            );
+        }
+        _ => {
+            for l in lines {
+                client.send(l);
+            }
+        }
+    }
+}
+
+static BATCH_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// Finishes work a handler handed back, off the async threads where needed;
+/// returns the lines for the client.
+async fn run_pending(pending: Pending, session: &mut Session, shared: &Shared) -> Vec<Bytes> {
     match pending {
         Pending::Oper { name, password } => {
             let hash = shared
@@ -209,7 +294,7 @@ async fn run_pending(pending: Pending, session: &mut Session, shared: &Shared) {
             };
             let mut ctx = Ctx::new(&shared.state, session);
             oper::finish(&mut ctx, &name, ok);
-            flush(ctx);
+            ctx.out
         }
         Pending::ServerPassword { given, expected } => {
             let ok = if crate::config::is_bcrypt_hash(&expected) {
@@ -223,7 +308,7 @@ async fn run_pending(pending: Pending, session: &mut Session, shared: &Shared) {
             };
             let mut ctx = Ctx::new(&shared.state, session);
             registration::password_checked(&mut ctx, ok);
-            flush(ctx);
+            ctx.out
         }
         Pending::Rehash => {
             let result = shared.rehash();
@@ -246,24 +331,13 @@ async fn run_pending(pending: Pending, session: &mut Session, shared: &Shared) {
                     }
                 }
             }
-            flush(ctx);
+            ctx.out
         }
     }
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn flush(ctx: Ctx) {
-    let client = ctx.client().clone();
-    queue(&client, ctx.out);
-}
-
-fn queue(client: &ClientRef, lines: Vec<Bytes>) {
-    for l in lines {
-        client.send(l);
-    }
 }
 
 /// Drains the send queue: everything queued since the last write goes out

@@ -14,7 +14,11 @@ use tokio::net::{TcpListener, TcpSocket};
 use tokio_rustls::{TlsAcceptor, rustls::ServerConfig};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{config::Config, state::State};
+use crate::{
+    config::Config,
+    proto::{Line, caps::Cap},
+    state::State,
+};
 
 /// What every task of the server shares.
 pub struct Shared {
@@ -42,9 +46,49 @@ impl Shared {
             return Err("server.casemapping changed: that needs a restart".into());
         }
         self.reload_tls(&new)?;
+        let sts = |c: &Config| {
+            crate::commands::cap::offered(c, false)
+                .iter()
+                .any(|(c, _)| *c == Cap::Sts)
+        };
+        let (had_sts, has_sts) = (sts(&old), sts(&new));
         self.state.set_config(Arc::new(new));
+        if had_sts != has_sts {
+            self.announce_sts(has_sts);
+        }
         tracing::info!("configuration reloaded");
         Ok(())
+    }
+
+    /// cap-notify: tells clients that sts appeared (CAP NEW) or went (CAP DEL).
+    fn announce_sts(&self, available: bool) {
+        let config = self.state.config();
+        let server = config.server.name.clone();
+        for c in self.state.all_clients() {
+            if !c.has_cap(Cap::CapNotify.bit()) {
+                continue;
+            }
+            let nick = c.nick();
+            let line = if available {
+                let value = crate::commands::cap::offered(&config, c.tls)
+                    .into_iter()
+                    .find(|(cap, _)| *cap == Cap::Sts)
+                    .and_then(|(_, v)| v)
+                    .unwrap_or_default();
+                Line::new(Some(&server), "CAP")
+                    .arg(&nick)
+                    .arg("NEW")
+                    .text(&format!("sts={value}"))
+                    .build()
+            } else {
+                Line::new(Some(&server), "CAP")
+                    .arg(&nick)
+                    .arg("DEL")
+                    .text("sts")
+                    .build()
+            };
+            c.send(line);
+        }
     }
 
     fn reload_tls(&self, config: &Config) -> Result<(), String> {

@@ -14,6 +14,18 @@ pub enum Cap {
     ExtendedJoin = 1 << 4,
     InviteNotify = 1 << 5,
     EchoMessage = 1 << 6,
+    MessageTags = 1 << 7,
+    ServerTime = 1 << 8,
+    Batch = 1 << 9,
+    LabeledResponse = 1 << 10,
+    StandardReplies = 1 << 11,
+    AccountNotify = 1 << 12,
+    AccountTag = 1 << 13,
+    Chghost = 1 << 14,
+    Setname = 1 << 15,
+    NoImplicitNames = 1 << 16,
+    /// Offered only where a real certificate is configured; never requested.
+    Sts = 1 << 17,
 }
 
 impl Cap {
@@ -25,6 +37,17 @@ impl Cap {
         Cap::ExtendedJoin,
         Cap::InviteNotify,
         Cap::EchoMessage,
+        Cap::MessageTags,
+        Cap::ServerTime,
+        Cap::Batch,
+        Cap::LabeledResponse,
+        Cap::StandardReplies,
+        Cap::AccountNotify,
+        Cap::AccountTag,
+        Cap::Chghost,
+        Cap::Setname,
+        Cap::NoImplicitNames,
+        Cap::Sts,
     ];
 
     pub fn name(self) -> &'static str {
@@ -36,6 +59,17 @@ impl Cap {
             Cap::ExtendedJoin => "extended-join",
             Cap::InviteNotify => "invite-notify",
             Cap::EchoMessage => "echo-message",
+            Cap::MessageTags => "message-tags",
+            Cap::ServerTime => "server-time",
+            Cap::Batch => "batch",
+            Cap::LabeledResponse => "labeled-response",
+            Cap::StandardReplies => "standard-replies",
+            Cap::AccountNotify => "account-notify",
+            Cap::AccountTag => "account-tag",
+            Cap::Chghost => "chghost",
+            Cap::Setname => "setname",
+            Cap::NoImplicitNames => "draft/no-implicit-names",
+            Cap::Sts => "sts",
         }
     }
 
@@ -47,9 +81,9 @@ impl Cap {
         Cap::ALL.iter().copied().find(|c| c.name() == name)
     }
 
-    /// The value shown in `CAP LS 302` (`name=value`), if any.
-    pub fn value(self) -> Option<&'static str> {
-        None
+    /// Whether a client may ask for it with CAP REQ (sts is only advertised).
+    pub fn requestable(self) -> bool {
+        self != Cap::Sts
     }
 }
 

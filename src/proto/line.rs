@@ -92,6 +92,27 @@ impl Line {
     }
 }
 
+/// Adds tags (`a=b;c`, escaped) to a built line, in front of any it has.
+pub fn add_tags(tags: &str, line: &Bytes) -> Bytes {
+    if tags.is_empty() {
+        return line.clone();
+    }
+    let mut b = BytesMut::with_capacity(tags.len() + 2 + line.len());
+    b.put_u8(b'@');
+    b.put_slice(tags.as_bytes());
+    match line.strip_prefix(b"@") {
+        Some(rest) => {
+            b.put_u8(b';');
+            b.put_slice(rest);
+        }
+        None => {
+            b.put_u8(b' ');
+            b.put_slice(line);
+        }
+    }
+    b.freeze()
+}
+
 /// Prepends a tag section (`@...` without the trailing space) to a built line.
 pub fn with_tags(tags: &str, line: &Bytes) -> Bytes {
     if tags.is_empty() {

@@ -11,6 +11,7 @@ pub mod line;
 pub mod mask;
 pub mod message;
 pub mod numerics;
+pub mod time;
 
 pub use casemap::Casemapping;
 pub use line::Line;

@@ -47,6 +47,8 @@ pub struct ClientInfo {
     pub last_message: Instant,
     /// Joined channels by casefolded name.
     pub channels: HashMap<String, ChannelRef>,
+    /// MONITOR list, nicks as given.
+    pub monitoring: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -109,6 +111,7 @@ impl Client {
                 account: None,
                 last_message: Instant::now(),
                 channels: HashMap::new(),
+                monitoring: Vec::new(),
             }),
         }
     }
@@ -140,9 +143,25 @@ impl Client {
         self.caps() & bit != 0
     }
 
-    /// Queues a line; see [`SendQ::push`].
+    /// Queues a line; see [`SendQ::push`]. With server-time, the line gets
+    /// a `time` tag unless it has one.
     pub fn send(&self, line: bytes::Bytes) -> bool {
+        let line = self.stamp(line);
         self.sendq.push(line)
+    }
+
+    /// Queues the variant of a shared message this client's capabilities ask for.
+    pub fn send_event(&self, event: &super::Event) -> bool {
+        self.sendq.push(event.for_caps(self.caps()))
+    }
+
+    /// Adds the server-time tag when this client asked for it.
+    pub fn stamp(&self, line: bytes::Bytes) -> bytes::Bytes {
+        use crate::proto::{caps::Cap, line::add_tags, time::server_time};
+        if !self.has_cap(Cap::ServerTime.bit()) || has_time_tag(&line) {
+            return line;
+        }
+        add_tags(&format!("time={}", server_time(super::unix_ms())), &line)
     }
 }
 
@@ -161,3 +180,14 @@ impl ClientInfo {
 }
 
 pub type ClientRef = Arc<Client>;
+
+/// Does a built line already carry a `time` tag?
+fn has_time_tag(line: &[u8]) -> bool {
+    let Some(tags) = line.strip_prefix(b"@") else {
+        return false;
+    };
+    let end = tags.iter().position(|&b| b == b' ').unwrap_or(tags.len());
+    tags[..end]
+        .split(|&b| b == b';')
+        .any(|t| t.starts_with(b"time="))
+}

@@ -14,6 +14,7 @@ pub mod channel;
 pub mod client;
 pub mod idle;
 mod modes;
+pub mod outgoing;
 pub mod sendq;
 
 use std::{
@@ -32,6 +33,7 @@ use dashmap::DashMap;
 pub use channel::{Channel, ChannelRef, Member, Who};
 pub use client::{Client, ClientId, ClientRef};
 pub use modes::{ModeChange, ModeError};
+pub use outgoing::Event;
 
 use crate::{config::Config, proto::Casemapping};
 
@@ -42,6 +44,13 @@ pub(crate) fn maybe_shrink<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>) 
         let keep = map.len() * 2;
         map.shrink_to(keep);
     }
+}
+
+pub fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 pub fn unix_now() -> u64 {
@@ -87,6 +96,10 @@ pub struct State {
     pub started: u64,
     /// The idle clock of every ephemeral channel.
     pub idle: idle::IdleTimers,
+    next_msgid: AtomicU64,
+    /// MONITOR: casefolded nick -> the clients watching it. Lock tier 0:
+    /// taken alone, never while holding another lock but a SendQ's.
+    monitors: Mutex<HashMap<String, HashSet<ClientId>>>,
 }
 
 /// What a JOIN did.
@@ -110,6 +123,82 @@ impl State {
             max_local: AtomicUsize::new(0),
             started: unix_now(),
             idle: idle::IdleTimers::default(),
+            next_msgid: AtomicU64::new(0),
+            monitors: Mutex::default(),
+        }
+    }
+
+    /// A message id unique for the life of the process (and, thanks to
+    /// the start time in it, across restarts).
+    pub fn new_msgid(&self) -> String {
+        let n = self.next_msgid.fetch_add(1, Ordering::Relaxed);
+        format!("{:x}-{n:x}", self.started)
+    }
+
+    pub fn find_client(&self, id: ClientId) -> Option<ClientRef> {
+        self.clients.get(&id).map(|c| c.value().clone())
+    }
+
+    // -----------------------------------------------------------------------
+    // MONITOR
+    // -----------------------------------------------------------------------
+
+    /// Adds `nick` to what `client` monitors.
+    pub fn monitor_add(&self, client: ClientId, nick: &str) {
+        self.monitors
+            .lock()
+            .unwrap()
+            .entry(self.fold(nick))
+            .or_default()
+            .insert(client);
+    }
+
+    pub fn monitor_remove(&self, client: ClientId, nick: &str) {
+        let mut m = self.monitors.lock().unwrap();
+        let key = self.fold(nick);
+        if let Some(set) = m.get_mut(&key) {
+            set.remove(&client);
+            if set.is_empty() {
+                m.remove(&key);
+            }
+        }
+    }
+
+    /// The clients monitoring `nick`.
+    pub fn watchers(&self, nick: &str) -> Vec<ClientRef> {
+        let ids: Vec<ClientId> = self
+            .monitors
+            .lock()
+            .unwrap()
+            .get(&self.fold(nick))
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default();
+        ids.into_iter()
+            .filter_map(|id| self.find_client(id))
+            .collect()
+    }
+
+    /// Tells the watchers of `nick` that it came online (730) or went offline (731).
+    pub fn notify_watchers(&self, nick: &str, online: Option<&str>) {
+        use crate::proto::{Line, numerics::*};
+        let watchers = self.watchers(nick);
+        if watchers.is_empty() {
+            return;
+        }
+        let server = self.config().server.name.clone();
+        for w in watchers {
+            let wn = w.nick();
+            let line = match online {
+                Some(prefix) => Line::new(Some(&server), RPL_MONONLINE)
+                    .arg(&wn)
+                    .text(prefix)
+                    .build(),
+                None => Line::new(Some(&server), RPL_MONOFFLINE)
+                    .arg(&wn)
+                    .text(nick)
+                    .build(),
+            };
+            w.send(line);
         }
     }
 
@@ -259,15 +348,20 @@ impl State {
                 p.send(line.clone());
             }
         }
-        let (registered, nick, chans, oper) = {
-            let info = client.info();
+        let (registered, nick, chans, oper, monitoring) = {
+            let mut info = client.info();
+            let monitoring = std::mem::take(&mut info.monitoring);
             (
                 info.registered,
                 info.nick.clone(),
                 info.channels.clone(),
                 info.modes.oper,
+                monitoring,
             )
         };
+        for m in &monitoring {
+            self.monitor_remove(client.id, m);
+        }
         for (_, ch) in chans {
             self.remove_member(&ch, client.id);
         }
@@ -282,6 +376,7 @@ impl State {
             self.opers.fetch_sub(1, Ordering::Relaxed);
         }
         if registered {
+            self.notify_watchers(&nick, None);
             self.record_whowas(client);
         } else {
             self.unregistered.fetch_sub(1, Ordering::Relaxed);
