@@ -78,7 +78,8 @@ pub struct ChanModes {
     pub no_external: bool,
     pub secret: bool,
     pub topic_lock: bool,
-    pub key: Option<String>,
+    /// Zeroed when dropped (key change, -k, channel destroyed).
+    pub key: Option<zeroize::Zeroizing<String>>,
     pub limit: Option<usize>,
     /// +E: the idle timeout of an ephemeral channel.
     pub ephemeral: Option<Duration>,
@@ -185,7 +186,11 @@ impl Channel {
         }
         if let Some(k) = &m.key {
             s.push('k');
-            params.push(if show_params { k.clone() } else { "*".into() });
+            params.push(if show_params {
+                k.to_string()
+            } else {
+                "*".into()
+            });
         }
         if let Some(l) = m.limit {
             s.push('l');

@@ -487,7 +487,12 @@ impl State {
                     if ch.modes.invite_only && !ch.is_invex(&who, self.casemap) {
                         return Err(refusal(ERR_INVITEONLYCHAN, "Cannot join channel (+i)"));
                     }
-                    if ch.modes.key.as_deref().is_some_and(|k| key != Some(k)) {
+                    if ch
+                        .modes
+                        .key
+                        .as_deref()
+                        .is_some_and(|k| key != Some(k.as_str()))
+                    {
                         return Err(refusal(ERR_BADCHANNELKEY, "Cannot join channel (+k)"));
                     }
                     if ch.modes.limit.is_some_and(|l| ch.members.len() >= l) {

@@ -129,7 +129,7 @@ impl State {
                                 ));
                                 false
                             } else {
-                                ch.modes.key = Some(key);
+                                ch.modes.key = Some(zeroize::Zeroizing::new(key));
                                 true
                             }
                         } else {
