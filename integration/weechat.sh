@@ -33,6 +33,10 @@ it_weechat_start wee
 it_peer_send alice "WHOIS wee"
 it_peer_expect alice ":irc\.test 311 alice wee ~?weeuser 127\.0\.0\.1 \* :Wee Tester"
 
+it_step "weechat negotiated IRCv3 capabilities (it asks for all it knows)"
+it_poll 10 "weechat shows message-tags, server-time and setname enabled" \
+    wee_err_has "capability, enabled: .*multi-prefix.*message-tags server-time.*setname"
+
 it_step "wrong key is refused (475)"
 wee irc.server.test "/join #room wrongkey"
 it_poll 10 "weechat shows 'Cannot join channel (+k)'" \
