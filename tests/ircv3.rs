@@ -270,3 +270,48 @@ async fn sts_only_with_a_real_certificate_and_cap_notify_on_rehash() {
     d.send("CAP REQ sts").await;
     assert_eq!(d.expect("CAP").await.params[1], "NAK");
 }
+
+/// Regressions found by irctest (labeled_responses testUnknownCommand,
+/// monitor testNickChange) and extended-monitor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn labeled_unknown_command_case_only_nick_change_and_extended_monitor() {
+    let srv = start("").await;
+    let mut a = with_caps(&srv, "a", "labeled-response batch").await;
+    a.send("@label=x1 NONEXISTENT_COMMAND").await;
+    let m = a.expect("421").await;
+    assert_eq!(
+        (tag(&m, "label"), m.params[1].as_str()),
+        (Some("x1"), "NONEXISTENT_COMMAND")
+    );
+    a.send("@label=x2 :only-a-source").await;
+    let m = a.expect("400").await;
+    assert_eq!(tag(&m, "label"), Some("x2"));
+
+    let mut w = with_caps(&srv, "w", "extended-monitor away-notify setname").await;
+    let mut plain_w = with_caps(&srv, "pw", "away-notify").await;
+    w.send("MONITOR + target").await;
+    plain_w.send("MONITOR + target").await;
+    w.expect("731").await;
+    plain_w.expect("731").await;
+    let mut t = srv.user("target").await;
+    w.expect("730").await;
+    plain_w.expect("730").await;
+    t.send("NICK TARGET").await;
+    t.expect("NICK").await;
+    t.send("AWAY :afk").await;
+    let away = w.expect("AWAY").await;
+    assert_eq!(
+        (away.nick(), away.last()),
+        ("TARGET", "afk"),
+        "no 731/730 for a change of case"
+    );
+    t.send("SETNAME :New Real").await;
+    assert_eq!(w.expect("SETNAME").await.last(), "New Real");
+    // Without extended-monitor, monitoring alone does not bring AWAY.
+    let rest = plain_w.sync().await;
+    assert!(
+        rest.iter()
+            .all(|m| m.command != "AWAY" && m.command != "731"),
+        "{rest:?}"
+    );
+}

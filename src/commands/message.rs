@@ -182,9 +182,7 @@ pub fn away(ctx: &mut Ctx, msg: &Message) {
         line = line.text(t);
     }
     let line = line.build();
-    for p in ctx.state.peers(&client) {
-        if p.has_cap(Cap::AwayNotify.bit()) {
-            p.send(line.clone());
-        }
+    for p in ctx.state.interested(&client, Cap::AwayNotify) {
+        p.send(line.clone());
     }
 }

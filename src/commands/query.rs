@@ -629,10 +629,8 @@ pub fn setname(ctx: &mut Ctx, msg: &Message) {
     let line = Line::new(Some(&client.prefix()), "SETNAME")
         .text(name)
         .build();
-    for p in ctx.state.peers(&client) {
-        if p.has_cap(Cap::Setname.bit()) {
-            p.send(line.clone());
-        }
+    for p in ctx.state.interested(&client, Cap::Setname) {
+        p.send(line.clone());
     }
     if client.has_cap(Cap::Setname.bit()) {
         ctx.push(line);

@@ -89,8 +89,11 @@ pub fn nick(ctx: &mut Ctx, msg: &Message) {
                 p.send(line.clone());
             }
             ctx.push(line);
-            ctx.state.notify_watchers(&old, None);
-            ctx.state.notify_watchers(new, Some(&client.prefix()));
+            // A change of case only is the same nick to MONITOR.
+            if ctx.state.fold(&old) != ctx.state.fold(new) {
+                ctx.state.notify_watchers(&old, None);
+                ctx.state.notify_watchers(new, Some(&client.prefix()));
+            }
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::{
         caps::Cap,
         codec::{Frame, LineCodec},
         line::add_tags,
-        message::{ParseError, escape_tag_value},
+        message::{ParseError, escape_tag_value, unescape_tag_value},
         numerics::*,
     },
     state::ClientRef,
@@ -194,18 +194,19 @@ async fn run_frame(
         ctx.reply(ERR_UNKNOWNERROR, &[&command, "Line contains a NUL byte"]);
         return (ctx.out, None);
     }
-    let mut label = None;
+    // The label is read from the raw tag section, so that even a line that
+    // does not parse gets a labeled answer.
+    let label = ctx
+        .client()
+        .has_cap(Cap::LabeledResponse.bit())
+        .then(|| text.strip_prefix('@'))
+        .flatten()
+        .and_then(|t| t.split(' ').next())
+        .and_then(|tags| tags.split(';').find_map(|t| t.strip_prefix("label=")))
+        .map(unescape_tag_value)
+        .filter(|v| !v.is_empty());
     match Message::parse(text) {
-        Ok(msg) => {
-            if ctx.client().has_cap(Cap::LabeledResponse.bit()) {
-                label = msg
-                    .tags()
-                    .find(|(k, _)| *k == "label")
-                    .map(|(_, v)| v)
-                    .filter(|v| !v.is_empty());
-            }
-            commands::dispatch(&mut ctx, &msg)
-        }
+        Ok(msg) => commands::dispatch(&mut ctx, &msg),
         Err(ParseError::Empty) => return (ctx.out, None),
         Err(_) => ctx.reply(ERR_UNKNOWNERROR, &["*", "Malformed message"]),
     }

@@ -26,6 +26,7 @@ pub enum Cap {
     NoImplicitNames = 1 << 16,
     /// Offered only where a real certificate is configured; never requested.
     Sts = 1 << 17,
+    ExtendedMonitor = 1 << 18,
 }
 
 impl Cap {
@@ -48,6 +49,7 @@ impl Cap {
         Cap::Setname,
         Cap::NoImplicitNames,
         Cap::Sts,
+        Cap::ExtendedMonitor,
     ];
 
     pub fn name(self) -> &'static str {
@@ -70,6 +72,7 @@ impl Cap {
             Cap::Setname => "setname",
             Cap::NoImplicitNames => "draft/no-implicit-names",
             Cap::Sts => "sts",
+            Cap::ExtendedMonitor => "extended-monitor",
         }
     }
 

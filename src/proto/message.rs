@@ -9,7 +9,7 @@ use nom::{
     IResult, Parser,
     bytes::complete::{take_till, take_till1, take_while1},
     character::complete::char,
-    combinator::{opt, rest},
+    combinator::{opt, rest, verify},
     sequence::{preceded, terminated},
 };
 
@@ -123,8 +123,14 @@ fn source(i: &str) -> IResult<&str, &str> {
     terminated(preceded(char(':'), take_till1(|c| c == ' ')), spaces).parse(i)
 }
 
+/// Any run of printable characters: `NONEXISTENT_COMMAND` is a command the
+/// dispatcher answers with 421, not a malformed line.
 fn command(i: &str) -> IResult<&str, &str> {
-    take_while1(|c: char| c.is_ascii_alphanumeric()).parse(i)
+    verify(
+        take_while1(|c: char| c != ' ' && !c.is_control()),
+        |c: &str| !c.starts_with([':', '@']),
+    )
+    .parse(i)
 }
 
 fn message(i: &str) -> IResult<&str, Message<'_>> {
@@ -234,6 +240,10 @@ mod tests {
         assert_eq!(Message::parse(":src"), Err(ParseError::NoCommand));
         assert_eq!(Message::parse("@tags"), Err(ParseError::NoCommand));
         assert_eq!(Message::parse("PRIV\u{1}MSG x"), Err(ParseError::NoCommand));
+        assert_eq!(
+            Message::parse("NO_SUCH-CMD x").map(|m| m.command),
+            Ok("NO_SUCH-CMD")
+        );
         assert_eq!(Message::parse(":"), Err(ParseError::NoCommand));
     }
 

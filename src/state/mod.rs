@@ -337,6 +337,25 @@ impl State {
         out
     }
 
+    /// Who hears about a change to `client` (AWAY, SETNAME, ...) under
+    /// `cap`: channel peers that have it, and (extended-monitor) those who
+    /// monitor the client and have both; once each, never the client itself.
+    pub fn interested(&self, client: &ClientRef, cap: crate::proto::caps::Cap) -> Vec<ClientRef> {
+        use crate::proto::caps::Cap;
+        let mut out: Vec<ClientRef> = self
+            .peers(client)
+            .into_iter()
+            .filter(|p| p.has_cap(cap.bit()))
+            .collect();
+        let both = cap.bit() | Cap::ExtendedMonitor.bit();
+        for w in self.watchers(&client.nick()) {
+            if w.id != client.id && w.caps() & both == both && !out.iter().any(|o| o.id == w.id) {
+                out.push(w);
+            }
+        }
+        out
+    }
+
     /// Removes a client entirely: its nick, its memberships (empty channels
     /// are destroyed), and records it in WHOWAS. `quit_line` goes to every peer.
     pub fn remove_client(&self, client: &ClientRef, quit_line: Option<Bytes>) {
