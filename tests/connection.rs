@@ -351,3 +351,39 @@ async fn user_with_empty_realname_or_unusable_username() {
     let w = c.expect("001").await;
     assert!(w.last().ends_with("emptyreal!~u@127.0.0.1"), "{w:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lusers_counts_invisible_users_and_ipv6_listener() {
+    let srv =
+        start("[[listen]]\naddress = \"127.0.0.1:0\"\n[[listen]]\naddress = \"[::1]:0\"\n").await;
+    let mut a = srv.user("a").await;
+    let mut v6 = TestClient::connect(srv.addrs[1]).await;
+    v6.register("six").await;
+    v6.send("WHOIS six").await;
+    assert_eq!(
+        v6.expect("311").await.params[3],
+        "0::1",
+        "an IPv6 host never starts with ':'"
+    );
+    v6.send("MODE six +i").await;
+    v6.expect("MODE").await;
+    a.send("LUSERS").await;
+    assert_eq!(
+        a.expect("251").await.last(),
+        "There are 1 users and 1 invisible on 1 servers"
+    );
+    v6.send("QUIT").await;
+    v6.expect_closed().await;
+    // The count follows the quit, without scanning every client.
+    let mut n = 0;
+    while n < 100 {
+        a.send("LUSERS").await;
+        let l = a.expect("251").await;
+        if l.last() == "There are 1 users and 0 invisible on 1 servers" {
+            break;
+        }
+        n += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(n < 100, "invisible count never went back to 0");
+}

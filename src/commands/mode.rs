@@ -214,8 +214,11 @@ fn user_mode(ctx: &mut Ctx, msg: &Message, target: &str) {
     let mut sign = None;
     let mut unknown = false;
     let mut deoper = false;
+    let was_invisible;
+    let now_invisible;
     {
         let mut info = client.info();
+        was_invisible = info.modes.invisible;
         for c in modestr.chars() {
             let flag = match c {
                 '+' => {
@@ -256,6 +259,10 @@ fn user_mode(ctx: &mut Ctx, msg: &Message, target: &str) {
                 out.push(c);
             }
         }
+        now_invisible = info.modes.invisible;
+    }
+    if was_invisible != now_invisible {
+        ctx.state.count_invisible(now_invisible);
     }
     if deoper {
         ctx.state.set_oper(&client, None);

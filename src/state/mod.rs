@@ -92,6 +92,7 @@ pub struct State {
     /// Connections that have not completed registration (LUSERS 253).
     unregistered: AtomicUsize,
     opers: AtomicUsize,
+    invisible: AtomicUsize,
     max_local: AtomicUsize,
     pub started: u64,
     /// The idle clock of every ephemeral channel.
@@ -120,6 +121,7 @@ impl State {
             next_id: AtomicU64::new(1),
             unregistered: AtomicUsize::new(0),
             opers: AtomicUsize::new(0),
+            invisible: AtomicUsize::new(0),
             max_local: AtomicUsize::new(0),
             started: unix_now(),
             idle: idle::IdleTimers::default(),
@@ -304,11 +306,19 @@ impl State {
         self.opers.load(Ordering::Relaxed)
     }
 
+    /// Registered clients with +i: a counter, so LUSERS (sent at every
+    /// registration) costs nothing proportional to the number of clients.
     pub fn invisible_count(&self) -> usize {
-        self.clients
-            .iter()
-            .filter(|c| c.info().modes.invisible)
-            .count()
+        self.invisible.load(Ordering::Relaxed)
+    }
+
+    /// Keeps the +i counter: call when a client's +i changes.
+    pub fn count_invisible(&self, now_invisible: bool) {
+        if now_invisible {
+            self.invisible.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.invisible.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     pub fn channel_count(&self) -> usize {
@@ -370,6 +380,9 @@ impl State {
         let (registered, nick, chans, oper, monitoring) = {
             let mut info = client.info();
             let monitoring = std::mem::take(&mut info.monitoring);
+            if info.modes.invisible {
+                self.count_invisible(false);
+            }
             (
                 info.registered,
                 info.nick.clone(),
