@@ -43,6 +43,7 @@ pub struct RawConfig {
     pub tls: Option<RawTlsFiles>,
     pub limits: RawLimits,
     pub channels: RawChannels,
+    pub flood: RawFlood,
     pub services: RawServices,
     pub oper: Vec<RawOper>,
 }
@@ -172,6 +173,28 @@ impl Default for RawChannels {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+pub struct RawFlood {
+    pub enabled: bool,
+    pub burst: u32,
+    pub lines_per_second: f64,
+    pub recvq: usize,
+    pub exempt: Vec<String>,
+}
+
+impl Default for RawFlood {
+    fn default() -> Self {
+        RawFlood {
+            enabled: true,
+            burst: 10,
+            lines_per_second: 2.0,
+            recvq: 16384,
+            exempt: vec!["127.0.0.0/8".into(), "::1/128".into()],
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct RawServices {
     pub enabled: bool,
 }
@@ -203,6 +226,7 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     pub limits: Limits,
     pub channels: Channels,
+    pub flood: Flood,
     pub services_enabled: bool,
     pub opers: Vec<Oper>,
     /// The file this came from, re-read on rehash; None for built-in defaults.
@@ -271,6 +295,29 @@ pub struct Channels {
     pub max_idle_timeout: Duration,
     pub warn_before: Duration,
     pub enforce_ephemeral: bool,
+}
+
+/// Flood control: lines beyond `burst` are delayed to `lines_per_second`
+/// (fakelag); a client more than `recvq` bytes behind is disconnected with
+/// "Excess Flood". Clients from `exempt` networks and operators are exempt.
+#[derive(Debug, Clone)]
+pub struct Flood {
+    pub enabled: bool,
+    pub burst: u32,
+    pub lines_per_second: f64,
+    pub recvq: usize,
+    /// CIDRs, validated.
+    pub exempt: Vec<String>,
+}
+
+impl Flood {
+    pub fn exempts(&self, ip: std::net::IpAddr) -> bool {
+        !self.enabled
+            || self
+                .exempt
+                .iter()
+                .any(|c| crate::proto::mask::cidr_match(c, ip))
+    }
 }
 
 #[derive(Clone)]
@@ -523,6 +570,44 @@ impl Config {
             );
         }
 
+        let f = &raw.flood;
+        if !(1..=1000).contains(&f.burst) {
+            errs.push(format!("flood.burst: {} is outside 1..=1000", f.burst));
+        }
+        if !(f.lines_per_second > 0.0 && f.lines_per_second <= 1000.0) {
+            errs.push(format!(
+                "flood.lines_per_second: {} is outside (0, 1000]",
+                f.lines_per_second
+            ));
+        }
+        let min_recvq = crate::proto::codec::MAX_BUFFER + 1;
+        if f.recvq < min_recvq || f.recvq > 1 << 20 {
+            errs.push(format!(
+                "flood.recvq: {} is outside {min_recvq}..=1048576 (one full line must fit)",
+                f.recvq
+            ));
+        }
+        for (i, c) in f.exempt.iter().enumerate() {
+            let ok = c.split_once('/').is_some_and(|(net, bits)| {
+                net.parse::<std::net::IpAddr>().is_ok_and(|ip| {
+                    bits.parse::<u32>()
+                        .is_ok_and(|b| b <= if ip.is_ipv4() { 32 } else { 128 })
+                })
+            });
+            if !ok {
+                errs.push(format!(
+                    "flood.exempt[{i}]: {c:?} is not a CIDR like \"10.0.0.0/8\" or \"::1/128\""
+                ));
+            }
+        }
+        let flood = Flood {
+            enabled: f.enabled,
+            burst: f.burst,
+            lines_per_second: f.lines_per_second,
+            recvq: f.recvq,
+            exempt: f.exempt.clone(),
+        };
+
         let mut opers: Vec<Oper> = Vec::new();
         for (i, o) in raw.oper.iter().enumerate() {
             if o.name.is_empty() || o.name.contains(' ') {
@@ -563,6 +648,7 @@ impl Config {
             tls,
             limits,
             channels,
+            flood,
             services_enabled: raw.services.enabled,
             opers,
             path: path.map(Path::to_path_buf),

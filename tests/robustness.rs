@@ -113,3 +113,76 @@ async fn slow_reader_is_disconnected_with_sendq_exceeded() {
     sender.send("WHOIS stalled").await;
     sender.expect("401").await;
 }
+
+const FLOOD: &str = "[flood]\nexempt = []\nburst = 10\nlines_per_second = 2.0\nrecvq = 16384\n";
+
+#[tokio::test(start_paused = true)]
+async fn flood_is_delayed_not_refused() {
+    let srv = start(FLOOD).await;
+    let mut c = srv.user("chatty").await;
+    c.wait = std::time::Duration::from_secs(3600);
+    // Registration used 2 lines of the burst of 10; let the bucket refill.
+    tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+    let t0 = tokio::time::Instant::now();
+    let mut burst = String::new();
+    for i in 0..30 {
+        burst.push_str(&format!("PING :p{i}\r\n"));
+    }
+    c.send_raw(burst.as_bytes()).await;
+    for i in 0..30 {
+        let p = c.expect("PONG").await;
+        assert_eq!(p.last(), format!("p{i}"), "every line answered, in order");
+        let at = t0.elapsed().as_secs_f64();
+        if i < 10 {
+            assert!(at < 0.1, "line {i} of the burst delayed: {at}");
+        } else {
+            // Then 2 lines a second.
+            let due = (i - 9) as f64 / 2.0;
+            assert!((at - due).abs() < 0.1, "line {i} at {at}s, due at {due}s");
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn excess_flood_disconnects_and_exempt_networks_are_not_delayed() {
+    let srv = start(FLOOD).await;
+    let mut flooder = srv.user("flooder").await;
+    let mut witness = srv.user("witness").await;
+    flooder.send("JOIN #f").await;
+    flooder.expect("366").await;
+    witness.send("JOIN #f").await;
+    witness.expect("366").await;
+    flooder.wait = std::time::Duration::from_secs(3600);
+    tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+    let line = format!("PRIVMSG #f :{}\r\n", "x".repeat(200));
+    flooder.send_raw(line.repeat(100).as_bytes()).await;
+    let lines = flooder.expect_closed().await;
+    let err = lines.iter().find(|m| m.command == "ERROR").expect("ERROR");
+    assert!(err.last().contains("Excess Flood"), "{err:?}");
+    let q = witness.expect("QUIT").await;
+    assert_eq!((q.nick(), q.last()), ("flooder", "Excess Flood"));
+    // Some lines got through before the kill: delayed, not dropped up front.
+    assert!(
+        witness
+            .seen
+            .iter()
+            .filter(|m| m.command == "PRIVMSG")
+            .count()
+            >= 10
+    );
+    drop(srv);
+
+    // The default config exempts loopback (bridges and bouncers on the box).
+    let srv = start("").await;
+    let mut c = srv.user("bridge").await;
+    let t0 = tokio::time::Instant::now();
+    let mut burst = String::new();
+    for i in 0..200 {
+        burst.push_str(&format!("PING :b{i}\r\n"));
+    }
+    c.send_raw(burst.as_bytes()).await;
+    for i in 0..200 {
+        assert_eq!(c.expect("PONG").await.last(), format!("b{i}"));
+    }
+    assert!(t0.elapsed() < std::time::Duration::from_millis(100));
+}

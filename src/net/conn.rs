@@ -11,7 +11,7 @@ use tokio::{
     time::{Instant, sleep_until},
 };
 
-use super::Shared;
+use super::{Shared, flood::Bucket};
 use crate::{
     commands::{self, Ctx, Pending, Session, oper, registration},
     proto::{
@@ -34,6 +34,7 @@ enum End {
     PingTimeout,
     RegistrationTimeout,
     Killed,
+    Flood,
     Shutdown,
 }
 
@@ -49,18 +50,45 @@ where
     let mut session = Session::new(client.clone());
     let mut codec = LineCodec::new();
     let mut buf = BytesMut::with_capacity(512);
-    let limits = state.config().limits.clone();
+    let config = state.config();
+    let limits = config.limits.clone();
+    let flood_cfg = config.flood.clone();
+    drop(config);
+    let mut flood = (!flood_cfg.exempts(peer.ip()))
+        .then(|| Bucket::new(flood_cfg.burst, flood_cfg.lines_per_second, Instant::now()));
     let registration_deadline = Instant::now() + limits.registration_timeout;
     let mut last_read = Instant::now();
     let mut ping_sent: Option<Instant> = None;
 
     let (end, reason): (End, String) = 'conn: loop {
-        while let Some(frame) = codec.decode(&mut buf) {
+        loop {
+            if let Some(b) = flood.as_mut()
+                && !b.ready(Instant::now())
+            {
+                break;
+            }
+            let Some(frame) = codec.decode(&mut buf) else {
+                break;
+            };
+            if let Some(b) = flood.as_mut() {
+                b.take();
+            }
             handle_frame(frame, &mut session, &shared).await;
             if let Some(q) = session.quit.take() {
                 break 'conn (End::Quit, q);
             }
+            if flood.is_some() && client.info().modes.oper {
+                flood = None;
+            }
         }
+        // Fakelag lets input wait; a client this far behind is flooding.
+        if flood.is_some() && buf.len() > flood_cfg.recvq {
+            break (End::Flood, "Excess Flood".into());
+        }
+        let lagging = flood
+            .as_ref()
+            .filter(|_| has_line_end(&buf))
+            .map(Bucket::ready_at);
         if buf.capacity() > 16 * 1024 && buf.is_empty() {
             buf = BytesMut::with_capacity(512);
         }
@@ -69,6 +97,7 @@ where
             (true, Some(sent)) => sent + limits.ping_timeout,
             (true, None) => last_read + limits.ping_interval,
         };
+        let wake = lagging.map_or(deadline, |l| l.min(deadline));
         buf.reserve(512);
         tokio::select! {
             biased;
@@ -84,7 +113,11 @@ where
                 }
                 Err(_) => break (End::ReadError, "Read error".into()),
             },
-            _ = sleep_until(deadline) => {
+            _ = sleep_until(wake) => {
+                if Instant::now() < deadline {
+                    // A delayed line is due: back to processing.
+                    continue;
+                }
                 if !session.registered {
                     break (End::RegistrationTimeout, "Registration timed out".into());
                 }
@@ -132,6 +165,10 @@ where
         abort.abort();
     }
     tracing::info!(client = client.id, why = ?end, "disconnected");
+}
+
+fn has_line_end(buf: &[u8]) -> bool {
+    buf.iter().any(|&b| b == b'\n' || b == b'\r')
 }
 
 /// The text of the final ERROR line.

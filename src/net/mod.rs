@@ -1,6 +1,7 @@
 //! Listeners, TLS, the per-connection task, rehash and graceful shutdown.
 
 mod conn;
+mod flood;
 pub mod tls;
 
 use std::{
