@@ -44,6 +44,7 @@ pub struct RawConfig {
     pub limits: RawLimits,
     pub channels: RawChannels,
     pub flood: RawFlood,
+    pub connections: RawConnections,
     pub services: RawServices,
     pub oper: Vec<RawOper>,
 }
@@ -195,6 +196,28 @@ impl Default for RawFlood {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+pub struct RawConnections {
+    pub per_ip: usize,
+    pub ipv6_prefix: u32,
+    pub throttle: usize,
+    pub throttle_window: String,
+    pub exempt: Vec<String>,
+}
+
+impl Default for RawConnections {
+    fn default() -> Self {
+        RawConnections {
+            per_ip: 16,
+            ipv6_prefix: 64,
+            throttle: 10,
+            throttle_window: "60s".into(),
+            exempt: vec!["127.0.0.0/8".into(), "::1/128".into()],
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct RawServices {
     pub enabled: bool,
 }
@@ -227,6 +250,7 @@ pub struct Config {
     pub limits: Limits,
     pub channels: Channels,
     pub flood: Flood,
+    pub connections: Connections,
     pub services_enabled: bool,
     pub opers: Vec<Oper>,
     /// The file this came from, re-read on rehash; None for built-in defaults.
@@ -317,6 +341,42 @@ impl Flood {
                 .exempt
                 .iter()
                 .any(|c| crate::proto::mask::cidr_match(c, ip))
+    }
+}
+
+/// Per-address limits: simultaneous connections (`per_ip`; IPv6 counted
+/// per `ipv6_prefix` network) and new connections per `throttle_window`.
+/// Addresses in `exempt` (bridges, bouncers) have no limit.
+#[derive(Debug, Clone)]
+pub struct Connections {
+    pub per_ip: usize,
+    pub ipv6_prefix: u32,
+    pub throttle: usize,
+    pub throttle_window: Duration,
+    pub exempt: Vec<String>,
+}
+
+impl Connections {
+    pub fn exempts(&self, ip: std::net::IpAddr) -> bool {
+        self.exempt
+            .iter()
+            .any(|c| crate::proto::mask::cidr_match(c, ip))
+    }
+}
+
+fn check_cidrs(key: &str, cidrs: &[String], errs: &mut Vec<String>) {
+    for (i, c) in cidrs.iter().enumerate() {
+        let ok = c.split_once('/').is_some_and(|(net, bits)| {
+            net.parse::<std::net::IpAddr>().is_ok_and(|ip| {
+                bits.parse::<u32>()
+                    .is_ok_and(|b| b <= if ip.is_ipv4() { 32 } else { 128 })
+            })
+        });
+        if !ok {
+            errs.push(format!(
+                "{key}[{i}]: {c:?} is not a CIDR like \"10.0.0.0/8\" or \"::1/128\""
+            ));
+        }
     }
 }
 
@@ -587,19 +647,45 @@ impl Config {
                 f.recvq
             ));
         }
-        for (i, c) in f.exempt.iter().enumerate() {
-            let ok = c.split_once('/').is_some_and(|(net, bits)| {
-                net.parse::<std::net::IpAddr>().is_ok_and(|ip| {
-                    bits.parse::<u32>()
-                        .is_ok_and(|b| b <= if ip.is_ipv4() { 32 } else { 128 })
-                })
-            });
-            if !ok {
-                errs.push(format!(
-                    "flood.exempt[{i}]: {c:?} is not a CIDR like \"10.0.0.0/8\" or \"::1/128\""
-                ));
-            }
+        check_cidrs("flood.exempt", &f.exempt, &mut errs);
+        let k = &raw.connections;
+        check_cidrs("connections.exempt", &k.exempt, &mut errs);
+        if k.per_ip == 0 || k.per_ip > 100_000 {
+            errs.push(format!(
+                "connections.per_ip: {} is outside 1..=100000",
+                k.per_ip
+            ));
         }
+        if k.throttle == 0 || k.throttle > 100_000 {
+            errs.push(format!(
+                "connections.throttle: {} is outside 1..=100000",
+                k.throttle
+            ));
+        }
+        if !(16..=128).contains(&k.ipv6_prefix) {
+            errs.push(format!(
+                "connections.ipv6_prefix: {} is outside 16..=128",
+                k.ipv6_prefix
+            ));
+        }
+        let throttle_window = match parse_duration(&k.throttle_window) {
+            Ok(d) if !d.is_zero() => d,
+            Ok(_) => {
+                errs.push("connections.throttle_window: must be at least 1s".into());
+                Duration::from_secs(1)
+            }
+            Err(e) => {
+                errs.push(format!("connections.throttle_window: {e}"));
+                Duration::from_secs(1)
+            }
+        };
+        let connections = Connections {
+            per_ip: k.per_ip,
+            ipv6_prefix: k.ipv6_prefix,
+            throttle: k.throttle,
+            throttle_window,
+            exempt: k.exempt.clone(),
+        };
         let flood = Flood {
             enabled: f.enabled,
             burst: f.burst,
@@ -649,6 +735,7 @@ impl Config {
             limits,
             channels,
             flood,
+            connections,
             services_enabled: raw.services.enabled,
             opers,
             path: path.map(Path::to_path_buf),

@@ -186,3 +186,43 @@ async fn excess_flood_disconnects_and_exempt_networks_are_not_delayed() {
     }
     assert!(t0.elapsed() < std::time::Duration::from_millis(100));
 }
+
+/// The ERROR a refused connection gets, then the close.
+async fn refused(srv: &TestServer) -> String {
+    let mut c = srv.client().await;
+    let lines = c.expect_closed().await;
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0].command, "ERROR");
+    lines[0].last().to_string()
+}
+
+#[tokio::test(start_paused = true)]
+async fn per_address_limits_and_throttle_with_exemptions() {
+    let srv =
+        start("[connections]\nexempt = []\nper_ip = 3\nthrottle = 4\nthrottle_window = \"60s\"\n")
+            .await;
+    let mut a = srv.user("a").await;
+    let _b = srv.user("b").await;
+    let _c = srv.user("c").await;
+    assert!(refused(&srv).await.contains("too many host connections"));
+    a.send("QUIT").await;
+    a.expect_closed().await;
+    // A slot is free again; this is the 4th connection in the window...
+    let _d = srv.user("d").await;
+    // ...and the next is throttled (the refused one did not count).
+    drop(_d);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(refused(&srv).await.contains("throttled"));
+    // After the window, new connections are welcome again.
+    tokio::time::sleep(std::time::Duration::from_secs(61)).await;
+    let _e = srv.user("e").await;
+    drop(srv);
+
+    // Exempt networks (loopback by default: a bridge's 60 users) are not limited.
+    let srv = start("").await;
+    let mut many = Vec::new();
+    for i in 0..60 {
+        many.push(srv.user(&format!("bridged{i}")).await);
+    }
+    assert_eq!(srv.handle.state().local_users(), 60);
+}

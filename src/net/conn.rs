@@ -43,6 +43,22 @@ where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let state = &shared.state;
+    let counted = match state.admit(peer.ip()) {
+        Ok(counted) => counted,
+        Err(why) => {
+            tracing::info!(%peer, why, "connection refused");
+            let mut stream = Box::pin(stream);
+            let line = Line::new(None, "ERROR")
+                .text(&format!("Closing Link: {} ({why})", peer.ip()))
+                .build();
+            let _ = tokio::time::timeout(Duration::from_secs(5), async {
+                let _ = stream.write_all(&line).await;
+                let _ = stream.shutdown().await;
+            })
+            .await;
+            return;
+        }
+    };
     let client = state.add_client(peer.ip(), tls);
     tracing::info!(client = client.id, %peer, tls, "connected");
     let (mut rd, wr) = tokio::io::split(stream);
@@ -163,6 +179,9 @@ where
     let abort = writer.abort_handle();
     if tokio::time::timeout(flush_for, writer).await.is_err() {
         abort.abort();
+    }
+    if counted {
+        state.release(peer.ip());
     }
     tracing::info!(client = client.id, why = ?end, "disconnected");
 }

@@ -101,6 +101,33 @@ pub struct State {
     /// MONITOR: casefolded nick -> the clients watching it. Lock tier 0:
     /// taken alone, never while holding another lock but a SendQ's.
     monitors: Mutex<HashMap<String, HashSet<ClientId>>>,
+    /// Per-address connection accounting. Lock tier 0 (taken alone).
+    hosts: Mutex<HashMap<IpAddr, HostEntry>>,
+}
+
+struct HostEntry {
+    open: usize,
+    window_start: tokio::time::Instant,
+    recent: usize,
+}
+
+/// The address a limit counts against: IPv4 as is (also when mapped into
+/// IPv6), IPv6 by its network of `prefix` bits.
+fn host_key(ip: IpAddr, prefix: u32) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mask = if prefix >= 128 {
+                    u128::MAX
+                } else {
+                    !(u128::MAX >> prefix)
+                };
+                IpAddr::V6((u128::from(v6) & mask).into())
+            }
+        },
+        v4 => v4,
+    }
 }
 
 /// What a JOIN did.
@@ -127,6 +154,54 @@ impl State {
             idle: idle::IdleTimers::default(),
             next_msgid: AtomicU64::new(0),
             monitors: Mutex::default(),
+            hosts: Mutex::default(),
+        }
+    }
+
+    /// Admits a new connection from `ip` under `[connections]`, or says why
+    /// not ("too many host connections", "throttled": words bridges match).
+    /// Ok(true) means it was counted and [`State::release`] must follow.
+    pub fn admit(&self, ip: IpAddr) -> Result<bool, &'static str> {
+        let cfg = self.config();
+        let c = &cfg.connections;
+        if c.exempts(ip) {
+            return Ok(false);
+        }
+        let now = tokio::time::Instant::now();
+        let mut hosts = self.hosts.lock().unwrap();
+        if hosts.len() > 4096 {
+            hosts.retain(|_, e| {
+                e.open > 0 || now.duration_since(e.window_start) < c.throttle_window
+            });
+        }
+        let e = hosts
+            .entry(host_key(ip, c.ipv6_prefix))
+            .or_insert(HostEntry {
+                open: 0,
+                window_start: now,
+                recent: 0,
+            });
+        if now.duration_since(e.window_start) >= c.throttle_window {
+            e.window_start = now;
+            e.recent = 0;
+        }
+        if e.open >= c.per_ip {
+            return Err("too many host connections");
+        }
+        if e.recent >= c.throttle {
+            return Err("throttled");
+        }
+        e.open += 1;
+        e.recent += 1;
+        Ok(true)
+    }
+
+    /// The end of a connection [`State::admit`] counted.
+    pub fn release(&self, ip: IpAddr) {
+        let prefix = self.config().connections.ipv6_prefix;
+        let mut hosts = self.hosts.lock().unwrap();
+        if let Some(e) = hosts.get_mut(&host_key(ip, prefix)) {
+            e.open = e.open.saturating_sub(1);
         }
     }
 
