@@ -105,7 +105,7 @@ where
             .as_ref()
             .filter(|_| has_line_end(&buf))
             .map(Bucket::ready_at);
-        if buf.capacity() > 16 * 1024 && buf.is_empty() {
+        if buf.is_empty() && buf.capacity() > 2048 {
             buf = BytesMut::with_capacity(512);
         }
         let deadline = match (session.registered, ping_sent) {
@@ -398,25 +398,20 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Drains the send queue: everything queued since the last write goes out
-/// in one write.
+/// in one write. Buffers grown by a burst are dropped after it, so an idle
+/// client holds none.
 async fn write_loop<W: AsyncWrite + Unpin>(mut w: W, client: ClientRef) {
-    let mut batch = Vec::new();
-    let mut buf = BytesMut::new();
-    while client.sendq.take_all(&mut batch).await {
+    while let Some(batch) = client.sendq.take_all().await {
         let r = if batch.len() == 1 {
             w.write_all(&batch[0]).await
         } else {
+            let mut buf = BytesMut::with_capacity(batch.iter().map(Bytes::len).sum());
             for b in &batch {
                 buf.extend_from_slice(b);
             }
-            let r = w.write_all(&buf).await;
-            buf.clear();
-            if buf.capacity() > 64 * 1024 {
-                buf = BytesMut::new();
-            }
-            r
+            w.write_all(&buf).await
         };
-        batch.clear();
+        drop(batch);
         if r.is_err() || w.flush().await.is_err() {
             client.sendq.kill("Write error");
             return;

@@ -205,26 +205,18 @@ async fn accept_loop(listener: TcpListener, index: usize, shared: Arc<Shared>) {
                 let _ = stream.set_nodelay(true);
                 let tls = shared.tls[index].read().unwrap().clone();
                 let shared2 = shared.clone();
-                shared.tracker.spawn(async move {
-                    match tls {
-                        None => conn::serve(stream, peer, false, shared2).await,
-                        Some(cfg) => {
-                            let acceptor = TlsAcceptor::from(cfg);
-                            match tokio::time::timeout(
-                                Duration::from_secs(15),
-                                acceptor.accept(stream),
-                            )
-                            .await
-                            {
-                                Ok(Ok(s)) => conn::serve(s, peer, true, shared2).await,
-                                Ok(Err(e)) => {
-                                    tracing::debug!(%peer, error = %e, "TLS handshake failed")
-                                }
-                                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                            }
-                        }
+                // Plaintext and TLS connections are separate tasks, so that a
+                // plaintext one does not carry the (much larger) TLS future.
+                match tls {
+                    None => {
+                        shared
+                            .tracker
+                            .spawn(conn::serve(stream, peer, false, shared2));
                     }
-                });
+                    Some(cfg) => {
+                        shared.tracker.spawn(serve_tls(stream, peer, cfg, shared2));
+                    }
+                }
             }
             Err(e) => {
                 // Out of file descriptors and the like: back off, keep listening.
@@ -232,6 +224,20 @@ async fn accept_loop(listener: TcpListener, index: usize, shared: Arc<Shared>) {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
+    }
+}
+
+async fn serve_tls(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    cfg: Arc<ServerConfig>,
+    shared: Arc<Shared>,
+) {
+    let acceptor = TlsAcceptor::from(cfg);
+    match tokio::time::timeout(Duration::from_secs(15), acceptor.accept(stream)).await {
+        Ok(Ok(s)) => conn::serve(s, peer, true, shared).await,
+        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
     }
 }
 

@@ -99,19 +99,20 @@ impl SendQ {
         self.inner.lock().unwrap().bytes
     }
 
-    /// For the writer: waits until lines are queued and moves them all into
-    /// `out`. Returns false when the queue is closed and empty (stop writing).
-    pub async fn take_all(&self, out: &mut Vec<Bytes>) -> bool {
+    /// For the writer: waits until lines are queued and takes them all,
+    /// queue and its capacity included, so that a burst (a JOIN storm) leaves
+    /// no large buffer behind. Returns None when the queue is closed and empty
+    /// (stop writing).
+    pub async fn take_all(&self) -> Option<VecDeque<Bytes>> {
         loop {
             {
                 let mut inner = self.inner.lock().unwrap();
                 if !inner.queue.is_empty() {
-                    out.extend(inner.queue.drain(..));
                     inner.bytes = 0;
-                    return true;
+                    return Some(std::mem::take(&mut inner.queue));
                 }
                 if inner.closed {
-                    return false;
+                    return None;
                 }
             }
             self.ready.notified().await;
@@ -132,8 +133,7 @@ mod tests {
         assert_eq!(q.kill_reason().as_deref(), Some("SendQ exceeded"));
         assert_eq!(q.queued_bytes(), 0);
         q.killed().await;
-        let mut out = Vec::new();
-        assert!(!q.take_all(&mut out).await);
+        assert!(q.take_all().await.is_none());
     }
 
     #[tokio::test]
@@ -142,9 +142,7 @@ mod tests {
         q.push(Bytes::from_static(b"a"));
         q.close();
         assert!(!q.push(Bytes::from_static(b"b")));
-        let mut out = Vec::new();
-        assert!(q.take_all(&mut out).await);
-        assert_eq!(out.len(), 1);
-        assert!(!q.take_all(&mut out).await);
+        assert_eq!(q.take_all().await.map(|b| b.len()), Some(1));
+        assert!(q.take_all().await.is_none());
     }
 }
