@@ -497,3 +497,30 @@ async fn away_user_joining_is_announced_to_away_notify_members() {
     let e = watcher.expect("696").await;
     assert_eq!(e.params[1..4], ["#a", "l", "*"]);
 }
+
+/// Regressions found by irctest (kick testDoubleKickMessages,
+/// names testNamesMultipleChannels2812): TARGMAX is honest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_target_kick_and_names() {
+    let srv = start("").await;
+    let mut op = srv.user("op").await;
+    let mut x = srv.user("x").await;
+    let mut y = srv.user("y").await;
+    for c in [&mut op, &mut x, &mut y] {
+        join(c, "#k1").await;
+    }
+    join(&mut op, "#k2").await;
+    op.send("KICK #k1,#k1 x,y :bye").await;
+    let k1 = op.expect("KICK").await;
+    let k2 = op.expect("KICK").await;
+    assert_eq!(k1.params, ["#k1", "x", "bye"]);
+    assert_eq!(
+        k2.params,
+        ["#k1", "y", "bye"],
+        "one channel and one user per KICK line"
+    );
+    op.send("NAMES #k1,#k2").await;
+    assert_eq!(op.expect("353").await.params[2], "#k1");
+    assert_eq!(op.expect("353").await.params[2], "#k2");
+    assert_eq!(op.expect("366").await.params[1], "#k1,#k2");
+}

@@ -230,13 +230,12 @@ pub fn truncate(s: &str, max: usize) -> &str {
     &s[..cut]
 }
 
-// KICK <channel> <user>{,<user>} [<comment>]
+// KICK <channel>{,<channel>} <user>{,<user>} [<comment>]
+//
+// One channel and several users kicks each from it; as many channels as
+// users pairs them (RFC 2812 3.2.8). Past TARGMAX, targets are dropped.
+// Every KICK sent out names one channel and one user.
 pub fn kick(ctx: &mut Ctx, msg: &Message) {
-    let name = msg.params()[0];
-    let Some(chan) = ctx.state.find_channel(name) else {
-        ctx.reply(ERR_NOSUCHCHANNEL, &[name, "No such channel"]);
-        return;
-    };
     let client = ctx.client().clone();
     let reason = msg
         .param(2)
@@ -244,7 +243,27 @@ pub fn kick(ctx: &mut Ctx, msg: &Message) {
         .map(str::to_string)
         .unwrap_or_else(|| client.nick());
     let reason = truncate(&reason, ctx.config.limits.kicklen).to_string();
-    for target in msg.params()[1].split(',').filter(|t| !t.is_empty()) {
+    let chans: Vec<&str> = msg.params()[0]
+        .split(',')
+        .filter(|t| !t.is_empty())
+        .collect();
+    let users: Vec<&str> = msg.params()[1]
+        .split(',')
+        .filter(|t| !t.is_empty())
+        .collect();
+    let pairs: Vec<(&str, &str)> = if chans.len() == users.len() {
+        chans.iter().copied().zip(users.iter().copied()).collect()
+    } else if chans.len() == 1 {
+        users.iter().map(|u| (chans[0], *u)).collect()
+    } else {
+        ctx.need_more_params("KICK");
+        return;
+    };
+    for (name, target) in pairs.into_iter().take(ctx.config.limits.max_targets) {
+        let Some(chan) = ctx.state.find_channel(name) else {
+            ctx.reply(ERR_NOSUCHCHANNEL, &[name, "No such channel"]);
+            continue;
+        };
         let victim = ctx.state.find_nick(target);
         match ctx.state.check_kick(&chan, &client, victim.as_ref()) {
             Err(r) => {

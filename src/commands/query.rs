@@ -493,6 +493,12 @@ pub fn who(ctx: &mut Ctx, msg: &Message) {
 
 /// 353 lines for a channel, split to fit 512 bytes, then 366.
 pub fn send_names(ctx: &mut Ctx, ch: &Channel) {
+    send_name_replies(ctx, ch);
+    ctx.reply(RPL_ENDOFNAMES, &[&ch.name, "End of /NAMES list"]);
+}
+
+/// The 353 lines of one channel (none for a secret channel seen from outside).
+fn send_name_replies(ctx: &mut Ctx, ch: &Channel) {
     let me = ctx.client().clone();
     let multi = me.has_cap(Cap::MultiPrefix.bit());
     let uhnames = me.has_cap(Cap::UserhostInNames.bit());
@@ -537,7 +543,6 @@ pub fn send_names(ctx: &mut Ctx, ch: &Channel) {
             ctx.push(line);
         }
     }
-    ctx.reply(RPL_ENDOFNAMES, &[&ch.name, "End of /NAMES list"]);
 }
 
 // NAMES [<channel>{,<channel>}]
@@ -546,15 +551,28 @@ pub fn names(ctx: &mut Ctx, msg: &Message) {
         ctx.reply(RPL_ENDOFNAMES, &["*", "End of /NAMES list"]);
         return;
     };
-    for name in targets.split(',').filter(|n| !n.is_empty()) {
-        match ctx.state.find_channel(name) {
-            Some(chan) => {
-                let ch = chan.lock().unwrap();
-                send_names(ctx, &ch);
-            }
-            None => ctx.reply(RPL_ENDOFNAMES, &[name, "End of /NAMES list"]),
+    // Several channels: every 353, then one 366 naming them all (RFC 2812).
+    let max = ctx.config.limits.max_targets;
+    let names: Vec<&str> = targets
+        .split(',')
+        .filter(|n| !n.is_empty())
+        .take(max)
+        .collect();
+    for name in &names {
+        if let Some(chan) = ctx.state.find_channel(name) {
+            let ch = chan.lock().unwrap();
+            send_name_replies(ctx, &ch);
         }
     }
+    let shown = match names.as_slice() {
+        [one] => ctx
+            .state
+            .find_channel(one)
+            .map(|c| c.lock().unwrap().name.clone())
+            .unwrap_or_else(|| one.to_string()),
+        _ => names.join(","),
+    };
+    ctx.reply(RPL_ENDOFNAMES, &[&shown, "End of /NAMES list"]);
 }
 
 // LIST [<channel>{,<channel>}] [<elistcond>]

@@ -246,7 +246,7 @@ pub fn isupport(cfg: &Config) -> Vec<String> {
         "SAFELIST".to_string(),
         "STATUSMSG=@+".to_string(),
         format!(
-            "TARGMAX=JOIN:,KICK:1,LIST:1,NAMES:1,NOTICE:{0},PART:,PRIVMSG:{0},WHOIS:1",
+            "TARGMAX=JOIN:,KICK:{0},LIST:1,NAMES:{0},NOTICE:{0},PART:,PRIVMSG:{0},WHOIS:1",
             l.max_targets
         ),
         format!("TOPICLEN={}", l.topiclen),
