@@ -455,7 +455,12 @@ impl Config {
         let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
             let key = e.path().to_string();
             let inner = e.into_inner();
-            let msg = inner.message().to_string();
+            // serde quotes the offending value; never for a password.
+            let msg = if key.contains("password") {
+                "invalid value (not shown: it may be a secret)".to_string()
+            } else {
+                inner.message().to_string()
+            };
             let line = inner
                 .span()
                 .map(|s| format!(" (line {})", text[..s.start].matches('\n').count() + 1))
@@ -813,6 +818,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("limits.nicklen:"), "{e}");
+        let e = Config::parse("[server]\npassword = 12345\n", None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("server.password:") && !e.contains("12345"),
+            "{e}"
+        );
         let e = Config::parse("[[oper]]\nname = \"a\"\npassword = \"hunter2\"\n", None)
             .unwrap_err()
             .to_string();

@@ -469,3 +469,44 @@ async fn nothing_said_reaches_a_log_or_a_file() {
         );
     }
 }
+
+/// Regressions from review: joins and parts do not pile up timer entries,
+/// and setting +E on a long-quiet channel starts the clock then.
+#[tokio::test(start_paused = true)]
+async fn plus_e_starts_the_clock_and_joins_do_not_pile_up_timers() {
+    let srv = start(&format!(
+        "{CHANNELS}[limits]\nping_interval = \"1d\"\nping_timeout = \"1d\"\n"
+    ))
+    .await;
+    let mut a = srv.user("a").await;
+    let mut b = srv.user("b").await;
+    a.wait = Duration::from_secs(7200);
+    join(&mut a, "#quiet").await;
+    // Two hours of silence, then +E 30m: no KICK now, a warning at 29m50s.
+    tokio::time::sleep(Duration::from_secs(7200)).await;
+    let t = Instant::now();
+    a.send("MODE #quiet +E 30m").await;
+    a.expect("MODE").await;
+    for _ in 0..100 {
+        b.send("JOIN #quiet").await;
+        b.send("PART #quiet").await;
+    }
+    b.sync().await;
+    assert!(
+        srv.handle.state().idle.len() <= 2,
+        "{} timer entries",
+        srv.handle.state().idle.len()
+    );
+    let warn = a
+        .expect_match("warning", |m| {
+            m.command == "NOTICE" && m.source.as_deref() == Some("irc.test")
+        })
+        .await;
+    assert!(warn.last().contains("self-destructs in 10s"), "{warn:?}");
+    let at = t.elapsed();
+    assert!(
+        at >= Duration::from_secs(1790) && at < Duration::from_secs(1791),
+        "warned after {at:?}"
+    );
+    a.expect("KICK").await;
+}

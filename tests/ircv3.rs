@@ -315,3 +315,32 @@ async fn labeled_unknown_command_case_only_nick_change_and_extended_monitor() {
         "{rest:?}"
     );
 }
+
+/// Regressions from review: long lists are split by bytes, never cut.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_monitor_lists_and_bad_masks() {
+    let srv = start("").await;
+    let mut w = srv.user("w").await;
+    let nicks: Vec<String> = (0..40)
+        .map(|i| format!("n{i:02}{}", "x".repeat(27)))
+        .collect();
+    for chunk in nicks.chunks(10) {
+        w.send(&format!("MONITOR + {}", chunk.join(","))).await;
+    }
+    w.send("MONITOR L").await;
+    let mut listed = Vec::new();
+    loop {
+        let m = w.recv().await.unwrap();
+        match m.command.as_str() {
+            "732" => listed.extend(m.last().split(',').map(str::to_string)),
+            "733" => break,
+            _ => {}
+        }
+    }
+    assert_eq!(listed, nicks, "every nick whole, in order");
+    w.send("JOIN #m").await;
+    w.expect("366").await;
+    w.send("MODE #m +b :a b").await;
+    let e = w.expect("696").await;
+    assert_eq!(e.params[2], "b");
+}

@@ -116,7 +116,10 @@ fn join_one(ctx: &mut Ctx, name: &str, key: Option<&str>) {
         }
     }
     if let Some(e) = ephemeral {
-        ctx.state.schedule_idle(&chan);
+        // Armed once, at creation; activity moves the deadline lazily.
+        if joined.created {
+            ctx.state.schedule_idle(&chan);
+        }
         let text = format!(
             "{display} is ephemeral: nothing said here is logged, and it self-destructs after {} without messages.",
             format_duration(e)

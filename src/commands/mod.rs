@@ -129,6 +129,15 @@ impl<'a> Ctx<'a> {
         self.out.push(line.build());
     }
 
+    /// Bytes left for the trailing parameter of a numeric to this client,
+    /// after `used` bytes of middle parameters (and a margin for tags-free
+    /// framing: ":server 123 nick ... :" and CRLF).
+    pub fn room(&self, used: usize) -> usize {
+        510usize
+            .saturating_sub(self.config.server.name.len() + self.nick().len() + used + 12)
+            .max(64)
+    }
+
     pub fn push(&mut self, line: Bytes) {
         self.out.push(line);
     }

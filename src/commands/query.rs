@@ -315,8 +315,9 @@ pub fn whois(ctx: &mut Ctx, msg: &Message) {
         let p = ch.members.get(&c.id).map(|m| m.prefix(multi)).unwrap_or("");
         chans.push(format!("{p}{}", ch.name));
     }
-    for chunk in chans.chunks(20) {
-        ctx.reply(RPL_WHOISCHANNELS, &[&nick, &chunk.join(" ")]);
+    let room = ctx.room(nick.len());
+    for chunk in pack(&chans, ' ', room) {
+        ctx.reply(RPL_WHOISCHANNELS, &[&nick, &chunk]);
     }
     let server = ctx.config.server.name.clone();
     let desc = ctx.config.server.description.clone();
@@ -709,8 +710,8 @@ pub fn monitor(ctx: &mut Ctx, msg: &Message) {
         }
         "L" | "l" => {
             let all = client.info().monitoring.clone();
-            for chunk in all.chunks(20) {
-                ctx.reply(RPL_MONLIST, &[&chunk.join(",")]);
+            for chunk in pack(&all, ',', ctx.room(0)) {
+                ctx.reply(RPL_MONLIST, &[&chunk]);
             }
             ctx.reply(RPL_ENDOFMONLIST, &["End of MONITOR list"]);
         }
@@ -736,10 +737,30 @@ fn send_status(ctx: &mut Ctx, targets: &[&str]) {
             None => offline.push(t.to_string()),
         }
     }
-    for chunk in online.chunks(10) {
-        ctx.reply(RPL_MONONLINE, &[&chunk.join(",")]);
+    for chunk in pack(&online, ',', ctx.room(0)) {
+        ctx.reply(RPL_MONONLINE, &[&chunk]);
     }
-    for chunk in offline.chunks(10) {
-        ctx.reply(RPL_MONOFFLINE, &[&chunk.join(",")]);
+    for chunk in pack(&offline, ',', ctx.room(0)) {
+        ctx.reply(RPL_MONOFFLINE, &[&chunk]);
     }
+}
+
+/// Joins `items` with `sep` into as few strings of at most `room` bytes as
+/// possible (an item is never split), so that no reply is cut at 512 bytes.
+pub fn pack(items: &[String], sep: char, room: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for item in items {
+        if !cur.is_empty() && cur.len() + 1 + item.len() > room {
+            out.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push(sep);
+        }
+        cur.push_str(item);
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
 }

@@ -180,8 +180,8 @@ where
     if tokio::time::timeout(flush_for, writer).await.is_err() {
         abort.abort();
     }
-    if counted {
-        state.release(peer.ip());
+    if let Some(key) = counted {
+        state.release(key);
     }
     tracing::info!(client = client.id, why = ?end, "disconnected");
 }

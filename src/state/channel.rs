@@ -3,7 +3,7 @@
 //! the data and the pure rules (who matches a mask, who may join).
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{HashMap, VecDeque},
     net::IpAddr,
     sync::{Arc, Mutex},
     time::Duration,
@@ -19,6 +19,9 @@ use crate::proto::{
 
 pub type ChannelRef = Arc<Mutex<Channel>>;
 
+/// Pending invitations kept per channel.
+pub const MAX_INVITES: usize = 64;
+
 #[derive(Debug)]
 pub struct Channel {
     /// The name as the creator spelled it.
@@ -31,8 +34,9 @@ pub struct Channel {
     pub bans: Vec<ListEntry>,
     pub excepts: Vec<ListEntry>,
     pub invex: Vec<ListEntry>,
-    /// One-shot invitations: they let the invitee past +i, +k, +l and bans once.
-    pub invites: HashSet<ClientId>,
+    /// One-shot invitations: they let the invitee past +i, +k, +l and bans
+    /// once. At most [`MAX_INVITES`], oldest dropped first.
+    pub invites: VecDeque<ClientId>,
     /// Set when the channel is removed from the registry; a JOIN that raced
     /// with the removal sees it and looks the name up again.
     pub dead: bool,
@@ -134,7 +138,7 @@ impl Channel {
             bans: Vec::new(),
             excepts: Vec::new(),
             invex: Vec::new(),
-            invites: HashSet::new(),
+            invites: VecDeque::new(),
             dead: false,
             last_activity: Instant::now(),
             idle_generation: 0,

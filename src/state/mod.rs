@@ -37,6 +37,21 @@ pub use outgoing::Event;
 
 use crate::{config::Config, proto::Casemapping};
 
+/// Removes `chan` from a client's list of channels (only that channel: a
+/// newer one of the same name stays); returns the client's nick.
+fn forget_channel(client: &ClientRef, folded: &str, chan: &ChannelRef) -> String {
+    let mut info = client.info();
+    if info
+        .channels
+        .get(folded)
+        .is_some_and(|c| Arc::ptr_eq(c, chan))
+    {
+        info.channels.remove(folded);
+        maybe_shrink(&mut info.channels);
+    }
+    info.nick.clone()
+}
+
 /// Gives memory back when a map has shrunk to a quarter of its capacity
 /// (after thousands of channels self-destruct, say); amortized O(1).
 pub(crate) fn maybe_shrink<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>) {
@@ -160,12 +175,13 @@ impl State {
 
     /// Admits a new connection from `ip` under `[connections]`, or says why
     /// not ("too many host connections", "throttled": words bridges match).
-    /// Ok(true) means it was counted and [`State::release`] must follow.
-    pub fn admit(&self, ip: IpAddr) -> Result<bool, &'static str> {
+    /// Ok(Some(key)) means it was counted and [`State::release`] of that key
+    /// must follow (the key, not the address: a rehash may change the prefix).
+    pub fn admit(&self, ip: IpAddr) -> Result<Option<IpAddr>, &'static str> {
         let cfg = self.config();
         let c = &cfg.connections;
         if c.exempts(ip) {
-            return Ok(false);
+            return Ok(None);
         }
         let now = tokio::time::Instant::now();
         let mut hosts = self.hosts.lock().unwrap();
@@ -174,13 +190,12 @@ impl State {
                 e.open > 0 || now.duration_since(e.window_start) < c.throttle_window
             });
         }
-        let e = hosts
-            .entry(host_key(ip, c.ipv6_prefix))
-            .or_insert(HostEntry {
-                open: 0,
-                window_start: now,
-                recent: 0,
-            });
+        let key = host_key(ip, c.ipv6_prefix);
+        let e = hosts.entry(key).or_insert(HostEntry {
+            open: 0,
+            window_start: now,
+            recent: 0,
+        });
         if now.duration_since(e.window_start) >= c.throttle_window {
             e.window_start = now;
             e.recent = 0;
@@ -193,14 +208,13 @@ impl State {
         }
         e.open += 1;
         e.recent += 1;
-        Ok(true)
+        Ok(Some(key))
     }
 
-    /// The end of a connection [`State::admit`] counted.
-    pub fn release(&self, ip: IpAddr) {
-        let prefix = self.config().connections.ipv6_prefix;
+    /// The end of a connection [`State::admit`] counted, by its key.
+    pub fn release(&self, key: IpAddr) {
         let mut hosts = self.hosts.lock().unwrap();
-        if let Some(e) = hosts.get_mut(&host_key(ip, prefix)) {
+        if let Some(e) = hosts.get_mut(&key) {
             e.open = e.open.saturating_sub(1);
         }
     }
@@ -366,7 +380,9 @@ impl State {
 
     /// Registered clients (LUSERS).
     pub fn local_users(&self) -> usize {
-        self.clients.len() - self.unregistered.load(Ordering::Relaxed)
+        self.clients
+            .len()
+            .saturating_sub(self.unregistered.load(Ordering::Relaxed))
     }
 
     pub fn unregistered(&self) -> usize {
@@ -542,7 +558,7 @@ impl State {
         client: &ClientRef,
         name: &str,
         key: Option<&str>,
-        setup: impl FnOnce(&mut Channel),
+        setup: impl Fn(&mut Channel),
     ) -> Result<Option<Joined>, Refusal> {
         use crate::proto::numerics::*;
         let folded = self.fold(name);
@@ -553,7 +569,6 @@ impl State {
                 "You have joined too many channels",
             ));
         }
-        let mut setup = Some(setup);
         loop {
             let (chan, created) = {
                 let mut map = self.channels.lock().unwrap();
@@ -561,9 +576,7 @@ impl State {
                     Some(c) => (c.clone(), false),
                     None => {
                         let mut ch = Channel::new(name, unix_now());
-                        if let Some(f) = setup.take() {
-                            f(&mut ch);
-                        }
+                        setup(&mut ch);
                         let c = Arc::new(Mutex::new(ch));
                         map.insert(folded.clone(), c.clone());
                         (c, true)
@@ -606,7 +619,7 @@ impl State {
                         return Err(refusal(ERR_CHANNELISFULL, "Cannot join channel (+l)"));
                     }
                 }
-                ch.invites.remove(&client.id);
+                ch.invites.retain(|x| *x != client.id);
             }
             ch.members.insert(
                 client.id,
@@ -630,18 +643,18 @@ impl State {
     /// Takes `id` out of a channel (PART, KICK, QUIT); destroys the channel
     /// when it empties. Returns false when `id` was not a member.
     pub fn remove_member(&self, chan: &ChannelRef, id: ClientId) -> bool {
-        let (member, empty, folded) = {
+        let (empty, folded) = {
             let mut ch = chan.lock().unwrap();
-            let m = ch.members.remove(&id);
-            ch.invites.remove(&id);
-            (m, ch.members.is_empty(), self.fold(&ch.name))
+            let Some(member) = ch.members.remove(&id) else {
+                return false;
+            };
+            ch.invites.retain(|x| *x != id);
+            let folded = self.fold(&ch.name);
+            // Under the channel lock, and only this channel's entry: a JOIN of
+            // a newer channel of the same name must not lose its membership.
+            forget_channel(&member.client, &folded, chan);
+            (ch.members.is_empty(), folded)
         };
-        let Some(member) = member else { return false };
-        {
-            let mut info = member.client.info();
-            info.channels.remove(&folded);
-            maybe_shrink(&mut info.channels);
-        }
         if empty {
             let mut map = self.channels.lock().unwrap();
             let mut ch = chan.lock().unwrap();
@@ -656,18 +669,20 @@ impl State {
         true
     }
 
-    /// Destroys a channel now: every member gets `kick_line_for(nick)` (a KICK
-    /// built per member), and everything about the channel is dropped. The one
-    /// path for ephemeral self-destruct and ChanServ CLOSE.
+    /// Destroys a channel now, if `still(channel)` holds under the lock: every
+    /// member gets `kick_line_for(nick)` (a KICK built per member), and
+    /// everything about the channel is dropped. The one path for ephemeral
+    /// self-destruct and ChanServ CLOSE.
     pub fn destroy_channel(
         &self,
         chan: &ChannelRef,
+        still: impl Fn(&Channel) -> bool,
         kick_line_for: impl Fn(&str) -> Bytes,
     ) -> usize {
-        let members: Vec<ClientRef> = {
+        let members: Vec<(ClientRef, String)> = {
             let mut map = self.channels.lock().unwrap();
             let mut ch = chan.lock().unwrap();
-            if ch.dead {
+            if ch.dead || !still(&ch) {
                 return 0;
             }
             ch.dead = true;
@@ -676,7 +691,15 @@ impl State {
                 map.remove(&folded);
                 maybe_shrink(&mut map);
             }
-            let members = ch.members.drain().map(|(_, m)| m.client).collect();
+            drop(map);
+            let members = ch
+                .members
+                .drain()
+                .map(|(_, m)| {
+                    let nick = forget_channel(&m.client, &folded, chan);
+                    (m.client, nick)
+                })
+                .collect();
             ch.topic = None;
             ch.bans.clear();
             ch.excepts.clear();
@@ -685,18 +708,8 @@ impl State {
             ch.modes = Default::default();
             members
         };
-        let folded_name = {
-            let ch = chan.lock().unwrap();
-            self.fold(&ch.name)
-        };
-        for m in &members {
-            let nick = {
-                let mut info = m.info();
-                info.channels.remove(&folded_name);
-                maybe_shrink(&mut info.channels);
-                info.nick.clone()
-            };
-            m.send(kick_line_for(&nick));
+        for (m, nick) in &members {
+            m.send(kick_line_for(nick));
         }
         members.len()
     }
@@ -791,7 +804,13 @@ impl State {
         if ch.members.contains_key(&target.id) {
             return Err(refusal(ERR_USERONCHANNEL, "is already on channel"));
         }
-        ch.invites.insert(target.id);
+        // Bounded: the oldest invitation goes when there are too many.
+        if !ch.invites.contains(&target.id) {
+            if ch.invites.len() >= channel::MAX_INVITES {
+                ch.invites.pop_front();
+            }
+            ch.invites.push_back(target.id);
+        }
         Ok(ch.name.clone())
     }
 
@@ -904,13 +923,23 @@ impl State {
                         "Channel self-destructed after being idle for {}",
                         format_duration(timeout)
                     );
-                    self.destroy_channel(&chan, |nick| {
+                    // Re-checked under the lock: a message since the decision saves it.
+                    let still_idle = |ch: &Channel| {
+                        ch.idle_generation == e.generation
+                            && ch.modes.ephemeral == Some(timeout)
+                            && now >= ch.last_activity + timeout
+                    };
+                    let n = self.destroy_channel(&chan, still_idle, |nick| {
                         crate::proto::Line::new(Some(&server), "KICK")
                             .arg(&name)
                             .arg(nick)
                             .text(&reason)
                             .build()
                     });
+                    if n == 0 && !chan.lock().unwrap().dead {
+                        // Saved at the last moment: look again at its new deadline.
+                        self.schedule_idle(&chan);
+                    }
                     destroyed += 1;
                 }
             }

@@ -91,6 +91,15 @@ impl State {
                     'b' | 'e' | 'I' => {
                         let Some(arg) = c.arg.clone() else { continue };
                         let mask = normalize_mask(&arg);
+                        // A mask must be one parameter when listed back (367).
+                        if mask.contains(' ') || mask.starts_with(':') {
+                            let shown = mask.replace(' ', "_");
+                            errors.push(err(
+                                ERR_INVALIDMODEPARAM,
+                                &[&display, &c.mode.to_string(), &shown, "Invalid mask"],
+                            ));
+                            continue;
+                        }
                         let max = cfg.limits.max_list_entries;
                         let list = ch.list_mut(c.mode).expect("list mode");
                         let pos = list.iter().position(|e| cm.eq(&e.mask, &mask));
@@ -122,7 +131,11 @@ impl State {
                     'k' => {
                         if c.add {
                             let key = c.arg.clone().unwrap_or_default();
-                            if key.is_empty() || key.contains([' ', ',']) || key.len() > 32 {
+                            if key.is_empty()
+                                || key.contains([' ', ','])
+                                || key.starts_with(':')
+                                || key.len() > 32
+                            {
                                 errors.push(err(
                                     ERR_INVALIDKEY,
                                     &[&display, "Key is not well-formed"],
@@ -180,8 +193,15 @@ impl State {
                                     if d >= ccfg.min_idle_timeout && d <= ccfg.max_idle_timeout =>
                                 {
                                     c.arg = Some(format_duration(d));
-                                    rearm = true;
-                                    ch.modes.ephemeral.replace(d) != Some(d)
+                                    let changed = ch.modes.ephemeral.replace(d) != Some(d);
+                                    if changed {
+                                        // Setting +E counts as activity: the clock
+                                        // starts now, not at the last message.
+                                        ch.last_activity = tokio::time::Instant::now();
+                                        ch.warned = false;
+                                        rearm = true;
+                                    }
+                                    changed
                                 }
                                 Ok(_) => {
                                     let why = format!(
