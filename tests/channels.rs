@@ -524,3 +524,41 @@ async fn multi_target_kick_and_names() {
     assert_eq!(op.expect("353").await.params[2], "#k2");
     assert_eq!(op.expect("366").await.params[1], "#k1,#k2");
 }
+
+/// Regression from review: a joiner sees its own JOIN before any traffic of
+/// the channel, even while the channel is busy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn join_comes_before_channel_traffic() {
+    let srv = start("").await;
+    let mut talker = srv.user("talker").await;
+    join(&mut talker, "#busy").await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let spam = tokio::spawn(async move {
+        let mut i = 0u64;
+        while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+            talker.send(&format!("PRIVMSG #busy :{i}")).await;
+            i += 1;
+            if i % 50 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+        talker
+    });
+    for n in 0..30 {
+        let mut c = srv.user(&format!("joiner{n}")).await;
+        c.send("JOIN #busy").await;
+        let first = c
+            .expect_match("a line about #busy", |m| {
+                m.params.first().is_some_and(|p| p == "#busy")
+            })
+            .await;
+        assert_eq!(
+            first.command, "JOIN",
+            "joiner{n} got {first:?} before its JOIN"
+        );
+        c.send("QUIT").await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    spam.await.unwrap();
+}

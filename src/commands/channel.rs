@@ -81,7 +81,26 @@ fn join_one(ctx: &mut Ctx, name: &str, key: Option<&str>) {
             ch.modes.ephemeral = Some(chcfg.idle_timeout);
         }
     };
-    let joined = match ctx.state.join(&client, name, key, setup) {
+    // The joiner's own JOIN is queued under the channel lock (after anything
+    // this command already said), so nothing said in the channel can reach
+    // it first. A labeled command keeps it in its batch instead.
+    let direct = !ctx.labeled;
+    let state = ctx.state;
+    let out = &mut ctx.out;
+    let on_joined = |ch: &crate::state::Channel| {
+        if direct {
+            let (plain, extended) = join_lines(&client, &ch.name);
+            for l in out.drain(..) {
+                client.send(l);
+            }
+            client.send(if client.has_cap(Cap::ExtendedJoin.bit()) {
+                extended
+            } else {
+                plain
+            });
+        }
+    };
+    let joined = match state.join(&client, name, key, setup, on_joined) {
         Err(r) => {
             ctx.reply(r.code, &[name, r.text]);
             return;
@@ -99,11 +118,13 @@ fn join_one(ctx: &mut Ctx, name: &str, key: Option<&str>) {
         )
     };
     let (plain, extended) = join_lines(&client, &display);
-    ctx.push(if client.has_cap(Cap::ExtendedJoin.bit()) {
-        extended.clone()
-    } else {
-        plain.clone()
-    });
+    if !direct {
+        ctx.push(if client.has_cap(Cap::ExtendedJoin.bit()) {
+            extended.clone()
+        } else {
+            plain.clone()
+        });
+    }
     send_by_cap(&others, Cap::ExtendedJoin, &extended, &plain);
     // away-notify: members learn at once that the joiner is away.
     let away = client.info().away.clone();

@@ -86,6 +86,9 @@ pub struct Ctx<'a> {
     pub session: &'a mut Session,
     /// The response buffer: lines for this client, queued after the command.
     pub out: Vec<Bytes>,
+    /// The command carries a labeled-response label: every reply must stay
+    /// in `out` to be wrapped.
+    pub labeled: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -95,6 +98,7 @@ impl<'a> Ctx<'a> {
             config: state.config(),
             session,
             out: Vec::new(),
+            labeled: false,
         }
     }
 

@@ -261,6 +261,7 @@ async fn run_frame(
         .and_then(|tags| tags.split(';').find_map(|t| t.strip_prefix("label=")))
         .map(unescape_tag_value)
         .filter(|v| !v.is_empty());
+    ctx.labeled = label.is_some();
     match Message::parse(text) {
         Ok(msg) => commands::dispatch(&mut ctx, &msg),
         Err(ParseError::Empty) => return (ctx.out, None),

@@ -550,8 +550,9 @@ impl State {
     /// Joins `client` to `name`, creating the channel (with the joiner as
     /// operator) when it does not exist. Enforces bans (with exceptions),
     /// +i (with +I and invites), +k and +l; an invitation is used up.
-    /// `on_join` runs under the channel lock once the member is in, so the
-    /// JOIN line reaches the joiner before anything else said in the channel.
+    /// `on_joined` runs under the channel lock once the member is in, so the
+    /// JOIN line it queues reaches the joiner before anything else said in
+    /// the channel.
     /// Returns None when the client is already a member.
     pub fn join(
         &self,
@@ -559,6 +560,7 @@ impl State {
         name: &str,
         key: Option<&str>,
         setup: impl Fn(&mut Channel),
+        on_joined: impl FnOnce(&Channel),
     ) -> Result<Option<Joined>, Refusal> {
         use crate::proto::numerics::*;
         let folded = self.fold(name);
@@ -632,6 +634,7 @@ impl State {
             ch.last_activity = tokio::time::Instant::now();
             ch.warned = false;
             client.info().channels.insert(folded, chan.clone());
+            on_joined(&ch);
             drop(ch);
             return Ok(Some(Joined {
                 channel: chan,
