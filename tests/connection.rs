@@ -387,3 +387,23 @@ async fn lusers_counts_invisible_users_and_ipv6_listener() {
     }
     assert!(n < 100, "invisible count never went back to 0");
 }
+
+/// Review: OPER cannot be brute-forced on one connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_oper_failures_disconnect() {
+    let hash = bcrypt::hash("right", 4).unwrap();
+    let srv = start(&format!("[[oper]]\nname = \"root\"\npassword = {hash:?}\n")).await;
+    let mut c = srv.user("guesser").await;
+    for guess in ["a", "b"] {
+        c.send(&format!("OPER root {guess}")).await;
+        c.expect("464").await;
+    }
+    c.send("OPER nobody c").await;
+    c.expect("464").await;
+    let rest = c.expect_closed().await;
+    let err = rest.iter().find(|m| m.command == "ERROR").expect("ERROR");
+    assert!(
+        err.last().contains("Too many failed OPER attempts"),
+        "{err:?}"
+    );
+}

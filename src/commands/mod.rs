@@ -43,6 +43,7 @@ pub struct Session {
     /// Set by QUIT (or a failed registration): the connection ends with it.
     pub quit: Option<String>,
     pub pending: Option<Pending>,
+    pub oper_failures: u32,
 }
 
 impl Session {
@@ -57,6 +58,7 @@ impl Session {
             cap_version: 0,
             quit: None,
             pending: None,
+            oper_failures: 0,
         }
     }
 }

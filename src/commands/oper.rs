@@ -9,8 +9,13 @@ use super::{Ctx, Pending};
 pub fn oper(ctx: &mut Ctx, msg: &Message) {
     let (name, password) = (msg.params()[0], msg.params()[1]);
     let client = ctx.client().clone();
+    // An unknown name is checked against a dummy hash, so that the answer
+    // takes as long as for a real one (no enumerating oper names by timing).
     let Some(o) = ctx.config.opers.iter().find(|o| o.name == name) else {
-        ctx.reply(ERR_PASSWDMISMATCH, &["Password incorrect"]);
+        ctx.session.pending = Some(Pending::Oper {
+            name: name.to_string(),
+            password: zeroize::Zeroizing::new(password.to_string()),
+        });
         return;
     };
     if let Some(host) = &o.host {
@@ -29,9 +34,16 @@ pub fn oper(ctx: &mut Ctx, msg: &Message) {
 }
 
 /// Called by the connection once the oper password has been checked.
+/// Failed OPER attempts a connection gets before it is closed.
+const MAX_OPER_FAILURES: u32 = 3;
+
 pub fn finish(ctx: &mut Ctx, name: &str, ok: bool) {
     if !ok {
         ctx.reply(ERR_PASSWDMISMATCH, &["Password incorrect"]);
+        ctx.session.oper_failures += 1;
+        if ctx.session.oper_failures >= MAX_OPER_FAILURES {
+            ctx.session.quit = Some("Too many failed OPER attempts".into());
+        }
         return;
     }
     let client = ctx.client().clone();

@@ -3,7 +3,11 @@
 //! and tear the client down exactly once. A separate writer task drains the
 //! client's send queue, coalescing everything queued into one write.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+    time::Duration,
+};
 
 use bytes::{Bytes, BytesMut};
 use tokio::{
@@ -38,27 +42,18 @@ enum End {
     Shutdown,
 }
 
-pub async fn serve<S>(stream: S, peer: SocketAddr, tls: bool, shared: Arc<Shared>)
-where
+/// Serves one admitted connection; `counted` is the per-address key that
+/// [`crate::state::State::admit`] counted it under, released at the end.
+pub async fn serve<S>(
+    stream: S,
+    peer: SocketAddr,
+    tls: bool,
+    counted: Option<IpAddr>,
+    shared: Arc<Shared>,
+) where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let state = &shared.state;
-    let counted = match state.admit(peer.ip()) {
-        Ok(counted) => counted,
-        Err(why) => {
-            tracing::info!(%peer, why, "connection refused");
-            let mut stream = Box::pin(stream);
-            let line = Line::new(None, "ERROR")
-                .text(&format!("Closing Link: {} ({why})", peer.ip()))
-                .build();
-            let _ = tokio::time::timeout(Duration::from_secs(5), async {
-                let _ = stream.write_all(&line).await;
-                let _ = stream.shutdown().await;
-            })
-            .await;
-            return;
-        }
-    };
     let client = state.add_client(peer.ip(), tls);
     tracing::info!(client = client.id, %peer, tls, "connected");
     let (mut rd, wr) = tokio::io::split(stream);
@@ -188,6 +183,18 @@ where
 
 fn has_line_end(buf: &[u8]) -> bool {
     buf.iter().any(|&b| b == b'\n' || b == b'\r')
+}
+
+/// Tells a refused plaintext connection why, in one ERROR line, and closes it.
+pub async fn refuse(mut stream: tokio::net::TcpStream, peer: SocketAddr, why: &str) {
+    let line = Line::new(None, "ERROR")
+        .text(&format!("Closing Link: {} ({why})", peer.ip()))
+        .build();
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        let _ = stream.write_all(&line).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
 }
 
 /// The text of the final ERROR line.
@@ -328,6 +335,11 @@ fn deliver(client: &ClientRef, lines: Vec<Bytes>, label: Option<&str>, server: &
     }
 }
 
+/// A bcrypt hash nobody knows the password of, for unknown oper names.
+static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    bcrypt::hash("no such oper", bcrypt::DEFAULT_COST).unwrap_or_default()
+});
+
 static BATCH_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Finishes work a handler handed back, off the async threads where needed;
@@ -342,14 +354,14 @@ async fn run_pending(pending: Pending, session: &mut Session, shared: &Shared) -
                 .iter()
                 .find(|o| o.name == name)
                 .map(|o| o.hash.clone());
-            let ok = match hash {
-                Some(h) => tokio::task::spawn_blocking(move || {
-                    bcrypt::verify(password.as_bytes(), &h).unwrap_or(false)
-                })
-                .await
-                .unwrap_or(false),
-                None => false,
-            };
+            let known = hash.is_some();
+            let ok = tokio::task::spawn_blocking(move || {
+                let h = hash.unwrap_or_else(|| DUMMY_HASH.clone());
+                bcrypt::verify(password.as_bytes(), &h).unwrap_or(false)
+            })
+            .await
+            .unwrap_or(false)
+                && known;
             let mut ctx = Ctx::new(&shared.state, session);
             oper::finish(&mut ctx, &name, ok);
             ctx.out

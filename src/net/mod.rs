@@ -204,6 +204,19 @@ async fn accept_loop(listener: TcpListener, index: usize, shared: Arc<Shared>) {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
                 let tls = shared.tls[index].read().unwrap().clone();
+                // Per-address limits before anything else, a TLS handshake included.
+                let counted = match shared.state.admit(peer.ip()) {
+                    Ok(counted) => counted,
+                    Err(why) => {
+                        tracing::info!(%peer, why, "connection refused");
+                        // A TLS client would need a handshake to read the
+                        // reason; refused TLS connections are just closed.
+                        if tls.is_none() {
+                            shared.tracker.spawn(conn::refuse(stream, peer, why));
+                        }
+                        continue;
+                    }
+                };
                 let shared2 = shared.clone();
                 // Plaintext and TLS connections are separate tasks, so that a
                 // plaintext one does not carry the (much larger) TLS future.
@@ -211,10 +224,12 @@ async fn accept_loop(listener: TcpListener, index: usize, shared: Arc<Shared>) {
                     None => {
                         shared
                             .tracker
-                            .spawn(conn::serve(stream, peer, false, shared2));
+                            .spawn(conn::serve(stream, peer, false, counted, shared2));
                     }
                     Some(cfg) => {
-                        shared.tracker.spawn(serve_tls(stream, peer, cfg, shared2));
+                        shared
+                            .tracker
+                            .spawn(serve_tls(stream, peer, cfg, counted, shared2));
                     }
                 }
             }
@@ -231,13 +246,17 @@ async fn serve_tls(
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
     cfg: Arc<ServerConfig>,
+    counted: Option<std::net::IpAddr>,
     shared: Arc<Shared>,
 ) {
     let acceptor = TlsAcceptor::from(cfg);
     match tokio::time::timeout(Duration::from_secs(15), acceptor.accept(stream)).await {
-        Ok(Ok(s)) => conn::serve(s, peer, true, shared).await,
+        Ok(Ok(s)) => return conn::serve(s, peer, true, counted, shared).await,
         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+    }
+    if let Some(key) = counted {
+        shared.state.release(key);
     }
 }
 
