@@ -119,6 +119,7 @@ pub struct RawLimits {
     pub max_targets: usize,
     pub whowas_entries: usize,
     pub monitor: usize,
+    pub client_tag_deny: Vec<String>,
     pub sendq: usize,
     pub ping_interval: String,
     pub ping_timeout: String,
@@ -140,6 +141,7 @@ impl Default for RawLimits {
             max_targets: 4,
             whowas_entries: 1000,
             monitor: 100,
+            client_tag_deny: Vec::new(),
             sendq: 256 * 1024,
             ping_interval: "90s".into(),
             ping_timeout: "120s".into(),
@@ -305,6 +307,9 @@ pub struct Limits {
     pub max_targets: usize,
     pub whowas_entries: usize,
     pub monitor: usize,
+    /// Client-only tags dropped when relaying (CLIENTTAGDENY): names without
+    /// the `+`, `*` for all, `-name` to allow one back.
+    pub client_tag_deny: Vec<String>,
     pub sendq: usize,
     pub ping_interval: Duration,
     pub ping_timeout: Duration,
@@ -590,6 +595,7 @@ impl Config {
             max_targets: l.max_targets,
             whowas_entries: l.whowas_entries,
             monitor: l.monitor,
+            client_tag_deny: l.client_tag_deny.clone(),
             sendq: l.sendq,
             ping_interval: dur("limits.ping_interval", &l.ping_interval),
             ping_timeout: dur("limits.ping_timeout", &l.ping_timeout),
@@ -838,5 +844,24 @@ mod tests {
     fn all_errors_at_once() {
         let e = Config::parse("[limits]\nnicklen = 3\nping_timeout = \"x\"\n", None).unwrap_err();
         assert_eq!(e.0.len(), 2, "{e}");
+    }
+}
+
+impl Limits {
+    /// May the client-only tag `+name` be relayed?
+    pub fn client_tag_allowed(&self, name: &str) -> bool {
+        let mut allowed = true;
+        for d in &self.client_tag_deny {
+            if d == "*" {
+                allowed = false;
+            } else if let Some(back) = d.strip_prefix('-') {
+                if back == name {
+                    return true;
+                }
+            } else if d == name {
+                return false;
+            }
+        }
+        allowed
     }
 }

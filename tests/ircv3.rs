@@ -344,3 +344,32 @@ async fn long_monitor_lists_and_bad_masks() {
     let e = w.expect("696").await;
     assert_eq!(e.params[2], "b");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clienttagdeny_is_advertised_and_enforced() {
+    let srv = start("[limits]\nclient_tag_deny = [\"*\", \"-draft/reply\"]\n").await;
+    let mut a = with_caps(&srv, "a", "message-tags").await;
+    let mut b = with_caps(&srv, "b", "message-tags").await;
+    assert!(
+        b.seen
+            .iter()
+            .any(|m| m.command == "005"
+                && m.params.iter().any(|p| p == "CLIENTTAGDENY=*,-draft/reply")),
+        "005 advertises CLIENTTAGDENY"
+    );
+    a.send("@+draft/reply=abc;+draft/react=x;+typing=active PRIVMSG b :hi")
+        .await;
+    let m = b.expect("PRIVMSG").await;
+    assert_eq!(tag(&m, "+draft/reply"), Some("abc"));
+    assert_eq!(tag(&m, "+draft/react"), None);
+    assert_eq!(tag(&m, "+typing"), None);
+    assert!(tag(&m, "msgid").is_some());
+    // With nothing denied (the default), no CLIENTTAGDENY and every tag passes.
+    let srv = start("").await;
+    let c = srv.user("c").await;
+    assert!(
+        c.seen
+            .iter()
+            .all(|m| !m.params.iter().any(|p| p.starts_with("CLIENTTAGDENY")))
+    );
+}

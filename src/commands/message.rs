@@ -23,12 +23,14 @@ pub fn tagmsg(ctx: &mut Ctx, msg: &Message) {
     relay(ctx, msg, "TAGMSG");
 }
 
-/// The client-only tags (`+key[=value]`) of a message, still escaped.
-fn client_tags(msg: &Message) -> Option<String> {
+/// The client-only tags (`+key[=value]`) of a message that CLIENTTAGDENY
+/// lets through, still escaped.
+fn client_tags(msg: &Message, limits: &crate::config::Limits) -> Option<String> {
     let tags: Vec<&str> = msg
         .tags?
         .split(';')
         .filter(|t| t.starts_with('+') && t.len() > 1)
+        .filter(|t| limits.client_tag_allowed(t[1..].split('=').next().unwrap_or("")))
         .collect();
     (!tags.is_empty()).then(|| tags.join(";"))
 }
@@ -55,7 +57,7 @@ fn relay(ctx: &mut Ctx, msg: &Message, verb: &str) {
         let i = client.info();
         (i.prefix(), i.account.clone(), i.modes.bot)
     };
-    let tags = client_tags(msg);
+    let tags = client_tags(msg, &ctx.config.limits);
     let echo = client.has_cap(Cap::EchoMessage.bit());
     if !tagmsg {
         client.info().last_message = tokio::time::Instant::now();

@@ -222,7 +222,7 @@ pub const CHANNEL_MODES_WITH_PARAM: &str = "EIbeklov";
 /// The ISUPPORT (005) tokens: every one of them true of this server.
 pub fn isupport(cfg: &Config) -> Vec<String> {
     let l = &cfg.limits;
-    vec![
+    [
         format!("AWAYLEN={}", l.awaylen),
         format!("CASEMAPPING={}", cfg.server.casemapping.name()),
         format!("CHANLIMIT=#:{}", l.max_channels),
@@ -230,6 +230,13 @@ pub fn isupport(cfg: &Config) -> Vec<String> {
         format!("CHANNELLEN={}", l.channellen),
         "BOT=B".to_string(),
         "CHANTYPES=#".to_string(),
+    ]
+    .into_iter()
+    .chain(
+        (!l.client_tag_deny.is_empty())
+            .then(|| format!("CLIENTTAGDENY={}", l.client_tag_deny.join(","))),
+    )
+    .chain([
         "ELIST=U".to_string(),
         "EXCEPTS=e".to_string(),
         "INVEX=I".to_string(),
@@ -253,7 +260,8 @@ pub fn isupport(cfg: &Config) -> Vec<String> {
         format!("USERLEN={}", l.userlen),
         "UTF8ONLY".to_string(),
         "WHOX".to_string(),
-    ]
+    ])
+    .collect()
 }
 
 // PING <token>
