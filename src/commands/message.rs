@@ -60,7 +60,7 @@ fn relay(ctx: &mut Ctx, msg: &Message, verb: &str) {
     let tags = client_tags(msg, &ctx.config.limits);
     let echo = client.has_cap(Cap::EchoMessage.bit());
     if !tagmsg {
-        client.info().last_message = tokio::time::Instant::now();
+        ctx.state.touch_client(&client);
     }
     let max = ctx.config.limits.max_targets;
     let event = |target: &str| {
@@ -174,7 +174,7 @@ pub fn away(ctx: &mut Ctx, msg: &Message) {
         .param(0)
         .filter(|t| !t.is_empty())
         .map(|t| truncate(t, ctx.config.limits.awaylen).to_string());
-    client.info().away = text.clone();
+    ctx.state.set_away(&client, text.clone());
     match &text {
         Some(_) => ctx.reply(RPL_NOWAWAY, &["You have been marked as being away"]),
         None => ctx.reply(RPL_UNAWAY, &["You are no longer marked as being away"]),

@@ -209,64 +209,7 @@ fn user_mode(ctx: &mut Ctx, msg: &Message, target: &str) {
         ctx.reply_args(RPL_UMODEIS, &[&modes]);
         return;
     };
-    let mut add = true;
-    let mut out = String::new();
-    let mut sign = None;
-    let mut unknown = false;
-    let mut deoper = false;
-    let was_invisible;
-    let now_invisible;
-    {
-        let mut info = client.info();
-        was_invisible = info.modes.invisible;
-        for c in modestr.chars() {
-            let flag = match c {
-                '+' => {
-                    add = true;
-                    continue;
-                }
-                '-' => {
-                    add = false;
-                    continue;
-                }
-                'i' => &mut info.modes.invisible,
-                'w' => &mut info.modes.wallops,
-                'B' => &mut info.modes.bot,
-                // +o only through OPER; -o drops operator status.
-                'o' if !add => {
-                    if info.modes.oper {
-                        deoper = true;
-                        if sign != Some(false) {
-                            out.push('-');
-                            sign = Some(false);
-                        }
-                        out.push('o');
-                    }
-                    continue;
-                }
-                'o' => continue,
-                _ => {
-                    unknown = true;
-                    continue;
-                }
-            };
-            if *flag != add {
-                *flag = add;
-                if sign != Some(add) {
-                    out.push(if add { '+' } else { '-' });
-                    sign = Some(add);
-                }
-                out.push(c);
-            }
-        }
-        now_invisible = info.modes.invisible;
-    }
-    if was_invisible != now_invisible {
-        ctx.state.count_invisible(now_invisible);
-    }
-    if deoper {
-        ctx.state.set_oper(&client, None);
-    }
+    let (out, unknown) = ctx.state.apply_user_modes(&client, modestr);
     if unknown {
         ctx.reply(ERR_UMODEUNKNOWNFLAG, &["Unknown MODE flag"]);
     }

@@ -644,7 +644,7 @@ pub fn setname(ctx: &mut Ctx, msg: &Message) {
         return;
     }
     let client = ctx.client().clone();
-    client.info().realname = name.to_string();
+    ctx.state.set_realname(&client, name);
     let line = Line::new(Some(&client.prefix()), "SETNAME")
         .text(name)
         .build();
@@ -669,45 +669,18 @@ pub fn monitor(ctx: &mut Ctx, msg: &Message) {
     match sub {
         "+" => {
             let limit = ctx.config.limits.monitor;
-            let mut added = Vec::new();
-            for (i, t) in targets.iter().enumerate() {
-                let mut info = client.info();
-                if info.monitoring.iter().any(|m| ctx.state.casemap.eq(m, t)) {
-                    drop(info);
-                    added.push(*t);
-                    continue;
-                }
-                if info.monitoring.len() >= limit {
-                    drop(info);
-                    let rest = targets[i..].join(",");
-                    ctx.reply(
-                        ERR_MONLISTFULL,
-                        &[&limit.to_string(), &rest, "Monitor list is full"],
-                    );
-                    break;
-                }
-                info.monitoring.push(t.to_string());
-                drop(info);
-                ctx.state.monitor_add(client.id, t);
-                added.push(*t);
+            let (added, full_at) = ctx.state.monitor_add(&client, &targets, limit);
+            if let Some(i) = full_at {
+                let rest = targets[i..].join(",");
+                ctx.reply(
+                    ERR_MONLISTFULL,
+                    &[&limit.to_string(), &rest, "Monitor list is full"],
+                );
             }
             send_status(ctx, &added);
         }
-        "-" => {
-            for t in targets {
-                client
-                    .info()
-                    .monitoring
-                    .retain(|m| !ctx.state.casemap.eq(m, t));
-                ctx.state.monitor_remove(client.id, t);
-            }
-        }
-        "C" | "c" => {
-            let all = std::mem::take(&mut client.info().monitoring);
-            for t in all {
-                ctx.state.monitor_remove(client.id, &t);
-            }
-        }
+        "-" => ctx.state.monitor_remove(&client, &targets),
+        "C" | "c" => ctx.state.monitor_clear(&client),
         "L" | "l" => {
             let all = client.info().monitoring.clone();
             for chunk in pack(&all, ',', ctx.room(0)) {

@@ -165,11 +165,7 @@ pub fn password_checked(ctx: &mut Ctx, ok: bool) {
 fn welcome(ctx: &mut Ctx) {
     let (user, realname) = ctx.session.user.clone().unwrap_or_default();
     let client = ctx.client().clone();
-    {
-        let mut info = client.info();
-        info.user = user;
-        info.realname = realname;
-    }
+    ctx.state.set_user(&client, user, realname);
     ctx.session.registered = true;
     ctx.session.pass = None;
     ctx.state.set_registered(&client);

@@ -16,6 +16,7 @@ pub mod idle;
 mod modes;
 pub mod outgoing;
 pub mod sendq;
+mod users;
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
@@ -234,8 +235,8 @@ impl State {
     // MONITOR
     // -----------------------------------------------------------------------
 
-    /// Adds `nick` to what `client` monitors.
-    pub fn monitor_add(&self, client: ClientId, nick: &str) {
+    /// Indexes `client` as a watcher of `nick`.
+    fn watch(&self, client: ClientId, nick: &str) {
         self.monitors
             .lock()
             .unwrap()
@@ -244,7 +245,7 @@ impl State {
             .insert(client);
     }
 
-    pub fn monitor_remove(&self, client: ClientId, nick: &str) {
+    fn unwatch(&self, client: ClientId, nick: &str) {
         let mut m = self.monitors.lock().unwrap();
         let key = self.fold(nick);
         if let Some(set) = m.get_mut(&key) {
@@ -483,7 +484,7 @@ impl State {
             )
         };
         for m in &monitoring {
-            self.monitor_remove(client.id, m);
+            self.unwatch(client.id, m);
         }
         for (_, ch) in chans {
             self.remove_member(&ch, client.id);
