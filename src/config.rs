@@ -430,11 +430,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// Formats a duration the way the config writes them ("30m", "90s").
 pub fn format_duration(d: Duration) -> String {
     let s = d.as_secs();
-    if s > 0 && s % 86400 == 0 {
+    if s > 0 && s.is_multiple_of(86400) {
         format!("{}d", s / 86400)
-    } else if s > 0 && s % 3600 == 0 {
+    } else if s > 0 && s.is_multiple_of(3600) {
         format!("{}h", s / 3600)
-    } else if s > 0 && s % 60 == 0 {
+    } else if s > 0 && s.is_multiple_of(60) {
         format!("{}m", s / 60)
     } else {
         format!("{s}s")
@@ -779,6 +779,25 @@ fn valid_server_name(s: &str) -> bool {
             .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
 }
 
+impl Limits {
+    /// May the client-only tag `+name` be relayed?
+    pub fn client_tag_allowed(&self, name: &str) -> bool {
+        let mut allowed = true;
+        for d in &self.client_tag_deny {
+            if d == "*" {
+                allowed = false;
+            } else if let Some(back) = d.strip_prefix('-') {
+                if back == name {
+                    return true;
+                }
+            } else if d == name {
+                return false;
+            }
+        }
+        allowed
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -844,24 +863,5 @@ mod tests {
     fn all_errors_at_once() {
         let e = Config::parse("[limits]\nnicklen = 3\nping_timeout = \"x\"\n", None).unwrap_err();
         assert_eq!(e.0.len(), 2, "{e}");
-    }
-}
-
-impl Limits {
-    /// May the client-only tag `+name` be relayed?
-    pub fn client_tag_allowed(&self, name: &str) -> bool {
-        let mut allowed = true;
-        for d in &self.client_tag_deny {
-            if d == "*" {
-                allowed = false;
-            } else if let Some(back) = d.strip_prefix('-') {
-                if back == name {
-                    return true;
-                }
-            } else if d == name {
-                return false;
-            }
-        }
-        allowed
     }
 }

@@ -155,6 +155,8 @@ pub fn spawn_full(server_keys: &str, extra: &str, env: &[(&str, &str)]) -> Proc 
         }
         std::thread::sleep(Duration::from_millis(25));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("server did not listen: {:?}", stderr.lock().unwrap());
 }
 

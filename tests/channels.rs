@@ -539,7 +539,7 @@ async fn join_comes_before_channel_traffic() {
         while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
             talker.send(&format!("PRIVMSG #busy :{i}")).await;
             i += 1;
-            if i % 50 == 0 {
+            if i.is_multiple_of(50) {
                 tokio::task::yield_now().await;
             }
         }

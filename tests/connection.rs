@@ -253,7 +253,7 @@ async fn rehash_reloads_motd_and_refuses_bad_config() {
             .iter()
             .filter(|m| m.command == "372")
             .map(|m| m.last().to_string())
-            .last()
+            .next_back()
     };
     assert_eq!(motd_text(&c).as_deref(), Some("- first motd"));
 

@@ -193,6 +193,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::type_complexity)]
     fn table() {
         let cases: &[(&str, Option<&str>, Option<&str>, &str, &[&str])] = &[
             ("PING", None, None, "PING", &[]),

@@ -5,8 +5,10 @@
 //!
 //! Lock order (acquire only strictly higher tiers while holding a lock; never
 //! hold any across `.await`):
-//!   1. `nicks`   2. `channels` (the registry map)   3. one `Channel`
+//!   0. `monitors`, `hosts` (each taken alone)   1. `nicks`
+//!   2. `channels` (the registry map)   3. one `Channel`
 //!   4. one client's `info`   5. one client's `SendQ`
+//!
 //! Lines for many recipients are queued after the channel lock is released,
 //! except the few lines that must be ordered with a membership change.
 
