@@ -562,3 +562,41 @@ async fn join_comes_before_channel_traffic() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     spam.await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_filters_elist() {
+    let srv = start("").await;
+    let mut a = srv.user("a").await;
+    let mut b = srv.user("b").await;
+    join(&mut a, "#chan1").await;
+    join(&mut a, "#chan2").await;
+    join(&mut b, "#chan2").await;
+    join(&mut a, "#other").await;
+    async fn listed(c: &mut TestClient, args: &str) -> Vec<String> {
+        c.send(&format!("LIST {args}")).await;
+        let mut out = Vec::new();
+        loop {
+            let m = c.recv().await.unwrap();
+            match m.command.as_str() {
+                "322" => out.push(m.params[1].clone()),
+                "323" => break,
+                _ => {}
+            }
+        }
+        out.sort();
+        out
+    }
+    assert_eq!(listed(&mut b, "#ch*").await, ["#chan1", "#chan2"]);
+    assert_eq!(listed(&mut b, "!#ch*").await, ["#other"]);
+    assert_eq!(listed(&mut b, ">1").await, ["#chan2"]);
+    assert_eq!(listed(&mut b, "<2").await, ["#chan1", "#other"]);
+    assert_eq!(listed(&mut b, "#c*,>1").await, ["#chan2"]);
+    assert_eq!(listed(&mut b, "C<0").await, Vec::<String>::new());
+    assert_eq!(listed(&mut b, "C<10").await, ["#chan1", "#chan2", "#other"]);
+    assert_eq!(
+        listed(&mut b, "T<10").await,
+        Vec::<String>::new(),
+        "no topics set"
+    );
+    assert_eq!(listed(&mut b, "#other").await, ["#other"]);
+}

@@ -576,39 +576,80 @@ pub fn names(ctx: &mut Ctx, msg: &Message) {
     ctx.reply(RPL_ENDOFNAMES, &[&shown, "End of /NAMES list"]);
 }
 
-// LIST [<channel>{,<channel>}] [<elistcond>]
+/// One LIST filter (ISUPPORT ELIST=CMNTU).
+enum ListFilter {
+    /// U: more than / fewer than this many users.
+    UsersOver(usize),
+    UsersUnder(usize),
+    /// C: created more / less than this many minutes ago.
+    CreatedBefore(u64),
+    CreatedWithin(u64),
+    /// T: topic set more / less than this many minutes ago.
+    TopicBefore(u64),
+    TopicWithin(u64),
+    /// M / N: name matches / does not match a mask.
+    Mask(String),
+    NotMask(String),
+}
+
+// LIST [<channel|mask|condition>{,...}] ...
 pub fn list(ctx: &mut Ctx, msg: &Message) {
     let me = ctx.client().clone();
     let oper = ctx.is_oper();
-    let mut min_users = 0usize;
-    let mut max_users = usize::MAX;
-    let mut names: Option<Vec<&str>> = None;
-    for p in msg.params() {
-        if let Some(n) = p.strip_prefix('>') {
-            min_users = n.parse::<usize>().map(|n| n + 1).unwrap_or(0);
-        } else if let Some(n) = p.strip_prefix('<') {
-            max_users = n
-                .parse::<usize>()
-                .map(|n| n.saturating_sub(1))
-                .unwrap_or(usize::MAX);
-        } else if !p.is_empty() {
-            names = Some(p.split(',').filter(|n| !n.is_empty()).collect());
-        }
+    let mut filters = Vec::new();
+    let mut names: Vec<&str> = Vec::new();
+    for item in msg
+        .params()
+        .iter()
+        .flat_map(|p| p.split(','))
+        .filter(|i| !i.is_empty())
+    {
+        let minutes = |v: &str| v.parse::<u64>().ok();
+        let f = match item.split_at(1) {
+            (">", n) => n.parse().ok().map(ListFilter::UsersOver),
+            ("<", n) => n.parse().ok().map(ListFilter::UsersUnder),
+            ("!", m) => Some(ListFilter::NotMask(m.to_string())),
+            _ if item.starts_with("C>") => minutes(&item[2..]).map(ListFilter::CreatedBefore),
+            _ if item.starts_with("C<") => minutes(&item[2..]).map(ListFilter::CreatedWithin),
+            _ if item.starts_with("T>") => minutes(&item[2..]).map(ListFilter::TopicBefore),
+            _ if item.starts_with("T<") => minutes(&item[2..]).map(ListFilter::TopicWithin),
+            _ if item.contains(['*', '?']) => Some(ListFilter::Mask(item.to_string())),
+            _ => {
+                names.push(item);
+                None
+            }
+        };
+        filters.extend(f);
     }
-    let chans = match &names {
-        Some(ns) => ns
+    let chans = if names.is_empty() {
+        ctx.state.all_channels()
+    } else {
+        names
             .iter()
             .filter_map(|n| ctx.state.find_channel(n))
-            .collect(),
-        None => ctx.state.all_channels(),
+            .collect()
     };
+    let now = unix_now();
+    let cm = ctx.state.casemap;
+    let age = |t: u64| now.saturating_sub(t);
     ctx.reply(RPL_LISTSTART, &["Channel", "Users  Name"]);
     for chan in chans {
         let row = {
             let ch = chan.lock().unwrap();
             let visible = !ch.modes.secret || oper || ch.members.contains_key(&me.id);
             let n = ch.members.len();
-            (visible && n >= min_users && n <= max_users).then(|| {
+            let topic_age = ch.topic.as_ref().map(|t| age(t.time));
+            let pass = filters.iter().all(|f| match f {
+                ListFilter::UsersOver(v) => n > *v,
+                ListFilter::UsersUnder(v) => n < *v,
+                ListFilter::CreatedBefore(m) => age(ch.created) > m * 60,
+                ListFilter::CreatedWithin(m) => age(ch.created) < m * 60,
+                ListFilter::TopicBefore(m) => topic_age.is_some_and(|a| a > m * 60),
+                ListFilter::TopicWithin(m) => topic_age.is_some_and(|a| a < m * 60),
+                ListFilter::Mask(m) => glob_match(m, &ch.name, cm),
+                ListFilter::NotMask(m) => !glob_match(m, &ch.name, cm),
+            });
+            (visible && pass).then(|| {
                 (
                     ch.name.clone(),
                     n.to_string(),

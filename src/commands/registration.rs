@@ -233,7 +233,7 @@ pub fn isupport(cfg: &Config) -> Vec<String> {
             .then(|| format!("CLIENTTAGDENY={}", l.client_tag_deny.join(","))),
     )
     .chain([
-        "ELIST=U".to_string(),
+        "ELIST=CMNTU".to_string(),
         "EXCEPTS=e".to_string(),
         "INVEX=I".to_string(),
         format!("KICKLEN={}", l.kicklen),
