@@ -62,12 +62,11 @@ pub async fn serve<S>(
     let mut codec = LineCodec::new();
     let mut buf = BytesMut::with_capacity(512);
     let config = state.config();
-    let limits = config.limits.clone();
-    let flood_cfg = config.flood.clone();
-    drop(config);
+    let (limits, flood_cfg) = (&config.limits, &config.flood);
     let mut flood = (!flood_cfg.exempts(peer.ip()))
         .then(|| Bucket::new(flood_cfg.burst, flood_cfg.lines_per_second, Instant::now()));
     let registration_deadline = Instant::now() + limits.registration_timeout;
+    drop(config);
     let mut last_read = Instant::now();
     let mut ping_sent: Option<Instant> = None;
 
@@ -93,6 +92,9 @@ pub async fn serve<S>(
             }
         }
         // Fakelag lets input wait; a client this far behind is flooding.
+        // Timeouts and flood limits follow a rehash (one Arc clone per wakeup).
+        let config = state.config();
+        let (limits, flood_cfg) = (&config.limits, &config.flood);
         if flood.is_some() && buf.len() > flood_cfg.recvq {
             break (End::Flood, "Excess Flood".into());
         }
