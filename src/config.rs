@@ -259,12 +259,29 @@ pub struct Config {
     pub path: Option<PathBuf>,
 }
 
+/// A secret from the config (the server password): never shown by `Debug`,
+/// zeroed when the config it belongs to is dropped.
+#[derive(Clone)]
+pub struct Secret(zeroize::Zeroizing<String>);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub name: String,
     pub network: String,
     pub description: String,
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     /// The MOTD as lines, read when the config is loaded; None: no MOTD (422).
     pub motd: Option<Vec<String>>,
     pub data_dir: PathBuf,
@@ -734,7 +751,10 @@ impl Config {
                 name: s.name.clone(),
                 network: s.network.clone(),
                 description: s.description.clone(),
-                password: s.password.clone(),
+                password: s
+                    .password
+                    .clone()
+                    .map(|p| Secret(zeroize::Zeroizing::new(p))),
                 motd,
                 data_dir: rel(&s.data_dir),
                 casemapping: s.casemapping,
@@ -815,6 +835,16 @@ mod tests {
         assert!(parse_duration("99999999999999999999d").is_err());
         assert_eq!(format_duration(Duration::from_secs(1800)), "30m");
         assert_eq!(format_duration(Duration::from_secs(90)), "90s");
+    }
+
+    #[test]
+    fn debug_never_shows_the_server_password() {
+        let c = Config::parse("[server]\npassword = \"s3cr3t-pw\"\n", None).unwrap();
+        assert!(!format!("{c:?}").contains("s3cr3t-pw"));
+        assert_eq!(
+            c.server.password.as_ref().map(Secret::expose),
+            Some("s3cr3t-pw")
+        );
     }
 
     #[test]

@@ -74,7 +74,7 @@ pub enum Pending {
     /// [`registration::password_checked`].
     ServerPassword {
         given: zeroize::Zeroizing<String>,
-        expected: String,
+        expected: zeroize::Zeroizing<String>,
     },
     /// Reload the config, MOTD and certificates.
     Rehash,

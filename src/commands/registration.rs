@@ -142,7 +142,13 @@ pub fn try_complete(ctx: &mut Ctx) {
     {
         return;
     }
-    if let Some(expected) = ctx.config.server.password.clone() {
+    if let Some(expected) = ctx
+        .config
+        .server
+        .password
+        .as_ref()
+        .map(|p| zeroize::Zeroizing::new(p.expose().to_string()))
+    {
         match ctx.session.pass.take() {
             Some(given) => ctx.session.pending = Some(Pending::ServerPassword { given, expected }),
             None => password_checked(ctx, false),
