@@ -78,6 +78,29 @@ async fn message_tags_server_time_and_msgid() {
     let p = plain.expect("PRIVMSG").await;
     assert_eq!(p.tags, None);
     assert_eq!(p.last(), "hello");
+    // account-tag and account-notify with no accounts: no tag, no ACCOUNT line.
+    let mut acct = with_caps(&srv, "acct", "account-tag account-notify message-tags").await;
+    join(&mut acct, "#t").await;
+    a.send("PRIVMSG #t :who am I").await;
+    let m = acct.expect("PRIVMSG").await;
+    assert!(
+        tag(&m, "account").is_none() && tag(&m, "msgid").is_some(),
+        "{m:?}"
+    );
+    let rest = acct.sync().await;
+    assert!(
+        acct.seen
+            .iter()
+            .chain(&rest)
+            .all(|m| m.command != "ACCOUNT")
+    );
+    for c in [&mut tagged, &mut timed, &mut plain] {
+        c.expect("JOIN").await;
+        c.expect_match("PRIVMSG", |m| {
+            m.command == "PRIVMSG" && m.last() == "who am I"
+        })
+        .await;
+    }
     // TAGMSG reaches only clients that can see tags.
     a.send("@+typing=active TAGMSG #t").await;
     let tm = tagged.expect("TAGMSG").await;
