@@ -1,6 +1,6 @@
 //! One task per connection: read and frame lines, run each through the
 //! dispatch table, queue the replies, keep the ping and registration clocks,
-//! and tear the client down exactly once. A separate writer task drains the
+//! and tear the client down exactly once. A writer future in the same task drains the
 //! client's send queue, coalescing everything queued into one write.
 
 use std::{
@@ -57,10 +57,14 @@ pub async fn serve<S>(
     let client = state.add_client(peer.ip(), tls);
     tracing::info!(client = client.id, %peer, tls, "connected");
     let (mut rd, wr) = tokio::io::split(stream);
-    let writer = tokio::spawn(write_loop(wr, client.clone()));
+    // The writer is a future of this same task, not a task of its own: one
+    // task per connection is less memory per idle client.
+    let writer = write_loop(wr, client.clone());
+    tokio::pin!(writer);
+    let mut writer_done = false;
     let mut session = Session::new(client.clone());
     let mut codec = LineCodec::new();
-    let mut buf = BytesMut::with_capacity(512);
+    let mut buf = BytesMut::new();
     let config = state.config();
     let (limits, flood_cfg) = (&config.limits, &config.flood);
     let mut flood = (!flood_cfg.exempts(peer.ip()))
@@ -102,8 +106,10 @@ pub async fn serve<S>(
             .as_ref()
             .filter(|_| has_line_end(&buf))
             .map(Bucket::ready_at);
-        if buf.is_empty() && buf.capacity() > 2048 {
-            buf = BytesMut::with_capacity(512);
+        // An idle client keeps a small read buffer; a burst grows it, and it
+        // shrinks back once drained.
+        if buf.is_empty() && buf.capacity() > READ_CHUNK {
+            buf = BytesMut::new();
         }
         let deadline = match (session.registered, ping_sent) {
             (false, _) => registration_deadline,
@@ -111,13 +117,15 @@ pub async fn serve<S>(
             (true, None) => last_read + limits.ping_interval,
         };
         let wake = lagging.map_or(deadline, |l| l.min(deadline));
-        buf.reserve(512);
+        buf.reserve(READ_CHUNK);
         tokio::select! {
             biased;
             _ = client.sendq.killed() => {
                 break (End::Killed, client.sendq.kill_reason().unwrap_or_else(|| "Killed".into()));
             }
             _ = shared.shutdown.cancelled() => break (End::Shutdown, "Server shutting down".into()),
+            // Ends only on a write error, which also kills the client.
+            _ = &mut writer, if !writer_done => writer_done = true,
             r = rd.read_buf(&mut buf) => match r {
                 Ok(0) => break (End::Closed, "Connection closed".into()),
                 Ok(_) => {
@@ -173,9 +181,9 @@ pub async fn serve<S>(
     } else {
         Duration::from_secs(5)
     };
-    let abort = writer.abort_handle();
-    if tokio::time::timeout(flush_for, writer).await.is_err() {
-        abort.abort();
+    if !writer_done {
+        // Dropping the writer when the time is up cancels the write.
+        let _ = tokio::time::timeout(flush_for, &mut writer).await;
     }
     if let Some(key) = counted {
         state.release(key);
@@ -198,6 +206,9 @@ pub async fn refuse(mut stream: tokio::net::TcpStream, peer: SocketAddr, why: &s
     })
     .await;
 }
+
+/// Bytes read at a time; also what an idle client's read buffer holds.
+const READ_CHUNK: usize = 256;
 
 /// The text of the final ERROR line.
 fn closing_text(end: End, reason: &str) -> String {
