@@ -1,6 +1,6 @@
 //! One task per connection: read and frame lines, run each through the
 //! dispatch table, queue the replies, keep the ping and registration clocks,
-//! and tear the client down exactly once. A writer future in the same task drains the
+//! and tear the client down exactly once. A separate writer task drains the
 //! client's send queue, coalescing everything queued into one write.
 
 use std::{
@@ -59,9 +59,7 @@ pub async fn serve<S>(
     let (mut rd, wr) = tokio::io::split(stream);
     // The writer is a future of this same task, not a task of its own: one
     // task per connection is less memory per idle client.
-    let writer = write_loop(wr, client.clone());
-    tokio::pin!(writer);
-    let mut writer_done = false;
+    let writer = tokio::spawn(write_loop(wr, client.clone()));
     let mut session = Session::new(client.clone());
     let mut codec = LineCodec::new();
     let mut buf = BytesMut::new();
@@ -124,8 +122,6 @@ pub async fn serve<S>(
                 break (End::Killed, client.sendq.kill_reason().unwrap_or_else(|| "Killed".into()));
             }
             _ = shared.shutdown.cancelled() => break (End::Shutdown, "Server shutting down".into()),
-            // Ends only on a write error, which also kills the client.
-            _ = &mut writer, if !writer_done => writer_done = true,
             r = rd.read_buf(&mut buf) => match r {
                 Ok(0) => break (End::Closed, "Connection closed".into()),
                 Ok(_) => {
@@ -181,9 +177,9 @@ pub async fn serve<S>(
     } else {
         Duration::from_secs(5)
     };
-    if !writer_done {
-        // Dropping the writer when the time is up cancels the write.
-        let _ = tokio::time::timeout(flush_for, &mut writer).await;
+    let abort = writer.abort_handle();
+    if tokio::time::timeout(flush_for, writer).await.is_err() {
+        abort.abort();
     }
     if let Some(key) = counted {
         state.release(key);
