@@ -99,13 +99,7 @@ fn relay(ctx: &mut Ctx, msg: &Message, verb: &str) {
             let recipients = {
                 let ch = chan.lock().unwrap();
                 let info = client.info().clone();
-                let who = Who {
-                    nick: &info.nick,
-                    user: &info.user,
-                    host: &info.host,
-                    ip: client.ip,
-                    account: info.account.as_deref(),
-                };
+                let who = Who::of(&info, client.ip);
                 if !ch.can_speak(client.id, &who, ctx.state.casemap) {
                     Err(ch.name.clone())
                 } else {

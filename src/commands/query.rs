@@ -106,11 +106,7 @@ pub fn version(ctx: &mut Ctx, _msg: &Message) {
             "IRCv3 server with ephemeral, no-log channels",
         ],
     );
-    for chunk in registration::isupport(&ctx.config.clone()).chunks(13) {
-        let mut args: Vec<&str> = chunk.iter().map(String::as_str).collect();
-        args.push("are supported by this server");
-        ctx.reply(RPL_ISUPPORT, &args);
-    }
+    registration::send_isupport(ctx);
 }
 
 // ADMIN [<server>]

@@ -53,17 +53,10 @@ pub fn nick(ctx: &mut Ctx, msg: &Message) {
     }
     if ctx.session.registered {
         // A banned member may not change nick (it would dodge the ban).
-        let chans: Vec<_> = client.info().channels.values().cloned().collect();
-        for ch in chans {
+        let info = client.info().clone();
+        let who = crate::state::Who::of(&info, client.ip);
+        for ch in info.channels.values() {
             let ch = ch.lock().unwrap();
-            let info = client.info().clone();
-            let who = crate::state::Who {
-                nick: &info.nick,
-                user: &info.user,
-                host: &info.host,
-                ip: client.ip,
-                account: info.account.as_deref(),
-            };
             let m = ch.members.get(&client.id);
             if m.is_some_and(|m| !m.op && !m.voice) && ch.is_banned(&who, ctx.state.casemap) {
                 let name = ch.name.clone();
@@ -206,11 +199,7 @@ fn welcome(ctx: &mut Ctx) {
             CHANNEL_MODES_WITH_PARAM,
         ],
     );
-    for chunk in isupport(&cfg).chunks(13) {
-        let mut args: Vec<&str> = chunk.iter().map(String::as_str).collect();
-        args.push("are supported by this server");
-        ctx.reply(RPL_ISUPPORT, &args);
-    }
+    send_isupport(ctx);
     query::send_lusers(ctx);
     query::send_motd(ctx);
     let nick = client.nick();
@@ -220,6 +209,16 @@ fn welcome(ctx: &mut Ctx) {
 pub const USER_MODES: &str = "Biow";
 pub const CHANNEL_MODES: &str = "EIbeiklmnostv";
 pub const CHANNEL_MODES_WITH_PARAM: &str = "EIbeklov";
+
+/// The 005 lines (13 tokens each), at registration and for VERSION.
+pub fn send_isupport(ctx: &mut Ctx) {
+    let cfg = ctx.config.clone();
+    for chunk in isupport(&cfg).chunks(13) {
+        let mut args: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        args.push("are supported by this server");
+        ctx.reply(RPL_ISUPPORT, &args);
+    }
+}
 
 /// The ISUPPORT (005) tokens: every one of them true of this server.
 pub fn isupport(cfg: &Config) -> Vec<String> {

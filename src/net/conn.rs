@@ -192,6 +192,13 @@ pub async fn serve<S>(
     tracing::info!(client = client.id, why = ?end, "disconnected");
 }
 
+/// The command of a line being refused, for the error reply ("*" if none).
+fn command_name(line: &str) -> String {
+    Message::parse(line)
+        .map(|m| m.command.to_ascii_uppercase())
+        .unwrap_or_else(|_| "*".into())
+}
+
 fn has_line_end(buf: &[u8]) -> bool {
     buf.iter().any(|&b| b == b'\n' || b == b'\r')
 }
@@ -254,9 +261,7 @@ async fn run_frame(
         Err(_) => {
             // UTF8ONLY is advertised: the line is refused, nothing else changes.
             let lossy = String::from_utf8_lossy(&line);
-            let command = Message::parse(&lossy)
-                .map(|m| m.command.to_ascii_uppercase())
-                .unwrap_or_else(|_| "*".into());
+            let command = command_name(&lossy);
             let l = Line::new(Some(ctx.server_name()), "FAIL")
                 .arg(&command)
                 .arg("INVALID_UTF8")
@@ -267,9 +272,7 @@ async fn run_frame(
         }
     };
     if text.contains('\0') {
-        let command = Message::parse(text)
-            .map(|m| m.command.to_ascii_uppercase())
-            .unwrap_or_else(|_| "*".into());
+        let command = command_name(text);
         ctx.reply(ERR_UNKNOWNERROR, &[&command, "Line contains a NUL byte"]);
         return (ctx.out, None);
     }

@@ -105,7 +105,18 @@ pub struct Who<'a> {
     pub account: Option<&'a str>,
 }
 
-impl Who<'_> {
+impl<'a> Who<'a> {
+    /// The mask-matching view of a client, from a copy of its info.
+    pub fn of(info: &'a super::client::ClientInfo, ip: IpAddr) -> Self {
+        Who {
+            nick: &info.nick,
+            user: &info.user,
+            host: &info.host,
+            ip,
+            account: info.account.as_deref(),
+        }
+    }
+
     /// Does this user match `mask` (`n!u@h` glob, CIDR host, or `$a:account`)?
     pub fn matches(&self, mask: &str, cm: Casemapping) -> bool {
         if let Some(ext) = mask.strip_prefix('$') {

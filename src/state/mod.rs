@@ -597,13 +597,7 @@ impl State {
             }
             if !created {
                 let info = client.info().clone();
-                let who = Who {
-                    nick: &info.nick,
-                    user: &info.user,
-                    host: &info.host,
-                    ip: client.ip,
-                    account: info.account.as_deref(),
-                };
+                let who = Who::of(&info, client.ip);
                 let invited = ch.invites.contains(&client.id);
                 if !invited {
                     if ch.is_banned(&who, self.casemap) {
