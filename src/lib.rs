@@ -1,5 +1,4 @@
-//! ircd: a single-binary IRCv3 server with built-in services and ephemeral,
-//! no-log channels.
+//! ircd: a single-binary IRCv3 server with ephemeral, no-log channels.
 //!
 //! The library holds the whole server so that integration tests can start a
 //! real one on `127.0.0.1:0` inside the test process; `main.rs` only parses
@@ -31,4 +30,18 @@ pub async fn run(
     handle.shutdown();
     running.await?;
     Ok(())
+}
+
+/// Replaces the default panic message (which quotes the panic payload, and a
+/// payload may quote a user's line) with one log line that says where the
+/// panic happened and nothing else. The connection that panicked ends; the
+/// server goes on (see `net/session.rs`).
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_else(|| "unknown".into());
+        tracing::error!(%location, "panic (its message is withheld: it may quote user input)");
+    }));
 }

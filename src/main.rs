@@ -84,6 +84,7 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    ircd::install_panic_hook();
     let config = match &path {
         Some(p) => match Config::load(p) {
             Ok(c) => c,

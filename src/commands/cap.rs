@@ -88,14 +88,7 @@ pub fn cap(ctx: &mut Ctx, msg: &Message) {
                 registration::try_complete(ctx);
             }
         }
-        _ => {
-            let target = cap_target(ctx);
-            let _ = target;
-            ctx.reply(
-                crate::proto::numerics::ERR_INVALIDCAPCMD,
-                &[&sub, "Invalid CAP command"],
-            );
-        }
+        _ => ctx.reply(crate::proto::numerics::ERR_INVALIDCAPCMD, &[&sub]),
     }
 }
 

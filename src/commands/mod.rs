@@ -2,32 +2,59 @@
 //!
 //! Each command declares its minimum parameters, whether it may run before
 //! registration and whether it needs oper; "not registered" (451), "not
-//! enough parameters" (461), "no privileges" (481) and "unknown command"
-//! (421) are answered here, never in a handler. Handlers are synchronous:
-//! they read and change state through [`State`] and put their replies in the
-//! response buffer [`Ctx::out`]; they never touch a socket. Work that must
-//! not run on the async threads (bcrypt) is handed back as a [`Pending`].
+//! enough parameters" (461 for a missing parameter), "no privileges" (481)
+//! and "unknown command" (421) are answered here for every command.
+//! Handlers are synchronous: they ask [`State`] questions and ask it for
+//! changes, hand the resulting deliveries to [`Ctx::deliver`] and put their
+//! own replies in the response buffer [`Ctx::out`]; they never touch a
+//! socket or a lock. Work that must wait (bcrypt, a file, later a store
+//! write) is a [`Job`]: a future the connection awaits, whose continuation
+//! runs back here with a fresh `Ctx`.
 
 pub mod cap;
 mod channel;
+pub mod deliver;
+mod help;
+mod list;
 mod message;
 mod mode;
+mod monitor;
 pub mod oper;
 mod query;
 pub mod registration;
+pub mod response;
+mod who;
+pub mod wire;
 
 use std::{
     collections::HashMap,
+    future::Future,
+    pin::Pin,
     sync::{Arc, LazyLock},
 };
 
 use bytes::Bytes;
 
+pub use response::Response;
+
 use crate::{
     config::Config,
     proto::{Line, Message, numerics::*},
-    state::{ClientRef, State},
+    state::{ClientRef, Delivery, Refusal, State},
 };
+
+/// What the server offers commands beyond State: the operations that
+/// belong to the network layer (REHASH reloads listeners' certificates).
+pub trait Control: Send + Sync {
+    /// Reloads the config file, MOTD and certificates, or says why not.
+    fn rehash(&self) -> Result<(), String>;
+}
+
+/// The continuation of a [`Job`], run with a fresh `Ctx` once it is done.
+pub type Then = Box<dyn for<'a> FnOnce(&mut Ctx<'a>) + Send>;
+
+/// Work a handler started that the connection awaits before the next line.
+pub type Job = Pin<Box<dyn Future<Output = Then> + Send>>;
 
 /// Per-connection state that only the connection's own task touches.
 pub struct Session {
@@ -42,7 +69,8 @@ pub struct Session {
     pub cap_version: u32,
     /// Set by QUIT (or a failed registration): the connection ends with it.
     pub quit: Option<String>,
-    pub pending: Option<Pending>,
+    /// A job the connection must finish before reading on.
+    pub job: Option<Job>,
     pub oper_failures: u32,
 }
 
@@ -57,27 +85,10 @@ impl Session {
             cap_negotiating: false,
             cap_version: 0,
             quit: None,
-            pending: None,
+            job: None,
             oper_failures: 0,
         }
     }
-}
-
-/// Work a handler asks the connection to finish off the async threads.
-pub enum Pending {
-    /// Verify an oper password (bcrypt), then call [`oper::finish`].
-    Oper {
-        name: String,
-        password: zeroize::Zeroizing<String>,
-    },
-    /// Check the server password (bcrypt or plain), then call
-    /// [`registration::password_checked`].
-    ServerPassword {
-        given: zeroize::Zeroizing<String>,
-        expected: zeroize::Zeroizing<String>,
-    },
-    /// Reload the config, MOTD and certificates.
-    Rehash,
 }
 
 /// What a handler works with.
@@ -86,21 +97,23 @@ pub struct Ctx<'a> {
     /// The config this command runs under (a rehash swaps it between commands).
     pub config: Arc<Config>,
     pub session: &'a mut Session,
-    /// The response buffer: lines for this client, queued after the command.
-    pub out: Vec<Bytes>,
+    /// The response buffer: what this command says to its client.
+    pub out: Response,
     /// The command carries a labeled-response label: every reply must stay
     /// in `out` to be wrapped.
     pub labeled: bool,
+    pub control: Arc<dyn Control>,
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(state: &'a State, session: &'a mut Session) -> Self {
+    pub fn new(state: &'a State, session: &'a mut Session, control: Arc<dyn Control>) -> Self {
         Ctx {
             state,
             config: state.config(),
             session,
-            out: Vec::new(),
+            out: Response::new(),
             labeled: false,
+            control,
         }
     }
 
@@ -116,23 +129,46 @@ impl<'a> Ctx<'a> {
         &self.config.server.name
     }
 
-    /// `:server <code> <nick> <args...>`, the last argument as free text.
-    pub fn reply(&mut self, code: &str, args: &[&str]) {
-        let nick = self.nick();
-        let mut line = Line::new(Some(&self.config.server.name), code).arg(&nick);
-        if let Some((last, rest)) = args.split_last() {
-            line = line.args(rest.iter().copied()).text(last);
-        }
-        self.out.push(line.build());
+    /// `:server <code> <nick> <args...> :<text>`: the numeric's own text
+    /// as the trailing parameter, or, for a numeric without one, the last
+    /// argument.
+    pub fn reply(&mut self, n: Numeric, args: &[&str]) {
+        let line = numeric_line(&self.config.server.name, &self.nick(), n, args);
+        self.out.push(line);
     }
 
-    /// Like [`Ctx::reply`] but the last argument is not forced to be trailing.
-    pub fn reply_args(&mut self, code: &str, args: &[&str]) {
+    /// A numeric with a text of its own instead of the table's.
+    pub fn reply_text(&mut self, n: Numeric, args: &[&str], text: &str) {
         let nick = self.nick();
-        let line = Line::new(Some(&self.config.server.name), code)
+        let line = Line::new(Some(&self.config.server.name), n.code)
+            .arg(&nick)
+            .args(args.iter().copied())
+            .text(text)
+            .build();
+        self.out.push(line);
+    }
+
+    /// Like [`Ctx::reply`] but no argument is forced to be trailing (and the
+    /// numeric's text is not added).
+    pub fn reply_args(&mut self, n: Numeric, args: &[&str]) {
+        let nick = self.nick();
+        let line = Line::new(Some(&self.config.server.name), n.code)
             .arg(&nick)
             .args(args.iter().copied());
         self.out.push(line.build());
+    }
+
+    /// Answers a refusal from State with its numeric.
+    pub fn refuse(&mut self, r: &Refusal) {
+        let args: Vec<&str> = r.args.iter().map(String::as_str).collect();
+        self.reply(r.numeric, &args);
+    }
+
+    /// Delivers what a State operation did: to the other recipients at once,
+    /// and the client's own copy into the response.
+    pub fn deliver(&mut self, d: Delivery) {
+        let client = self.session.client.clone();
+        deliver::deliver(&self.config.server.name, &d, Some((&client, &mut self.out)));
     }
 
     /// Bytes left for the trailing parameter of a numeric to this client,
@@ -159,13 +195,49 @@ impl<'a> Ctx<'a> {
         );
     }
 
-    pub fn need_more_params(&mut self, command: &str) {
-        self.reply(ERR_NEEDMOREPARAMS, &[command, "Not enough parameters"]);
+    /// `FAIL <command> <code> :<text>` (standard-replies).
+    pub fn fail(&mut self, command: &str, code: &str, text: &str) {
+        let line = Line::new(Some(&self.config.server.name), "FAIL")
+            .arg(command)
+            .arg(code)
+            .text(text)
+            .build();
+        self.out.push(line);
     }
 
     pub fn is_oper(&self) -> bool {
-        self.session.client.info().modes.oper
+        self.session.client.is_oper()
     }
+
+    /// Runs `work` off the async threads (bcrypt, files), then `then` with
+    /// its result and a fresh `Ctx`; the connection reads no further line
+    /// until both are done.
+    pub fn blocking<T: Send + 'static>(
+        &mut self,
+        work: impl FnOnce() -> T + Send + 'static,
+        then: impl for<'b> FnOnce(&mut Ctx<'b>, T) + Send + 'static,
+    ) {
+        self.session.job = Some(Box::pin(async move {
+            let result = tokio::task::spawn_blocking(work).await;
+            Box::new(move |ctx: &mut Ctx<'_>| match result {
+                Ok(v) => then(ctx, v),
+                Err(_) => ctx.reply(ERR_UNKNOWNERROR, &["*", "Internal error"]),
+            }) as Then
+        }));
+    }
+}
+
+/// One numeric line (see [`Ctx::reply`]).
+pub fn numeric_line(server: &str, nick: &str, n: Numeric, args: &[&str]) -> Bytes {
+    let mut line = Line::new(Some(server), n.code).arg(nick);
+    if n.text.is_empty() {
+        if let Some((last, rest)) = args.split_last() {
+            line = line.args(rest.iter().copied()).text(last);
+        }
+    } else {
+        line = line.args(args.iter().copied()).text(n.text);
+    }
+    line.build()
 }
 
 type Handler = fn(&mut Ctx, &Message);
@@ -208,6 +280,12 @@ const fn op(name: &'static str, min_params: usize, handler: Handler) -> Spec {
     }
 }
 
+/// A command that panics, to prove the panic boundary; only in test builds.
+#[cfg(feature = "test-hooks")]
+fn test_panic(_ctx: &mut Ctx, msg: &Message) {
+    panic!("test hook panicked with {}", msg.param(0).unwrap_or(""));
+}
+
 static TABLE: &[Spec] = &[
     // registration.rs
     pre("PASS", 1, registration::pass),
@@ -224,14 +302,16 @@ static TABLE: &[Spec] = &[
     cmd("VERSION", 0, query::version),
     cmd("ADMIN", 0, query::admin),
     cmd("INFO", 0, query::info),
-    cmd("USERHOST", 1, query::userhost),
-    cmd("ISON", 1, query::ison),
-    cmd("WHOIS", 1, query::whois),
-    cmd("WHOWAS", 1, query::whowas),
-    cmd("WHO", 0, query::who),
-    cmd("LIST", 0, query::list),
-    cmd("NAMES", 0, query::names),
-    cmd("HELP", 0, query::help),
+    cmd("HELP", 0, help::help),
+    // who.rs
+    cmd("USERHOST", 1, who::userhost),
+    cmd("ISON", 1, who::ison),
+    cmd("WHOIS", 1, who::whois),
+    cmd("WHOWAS", 1, who::whowas),
+    cmd("WHO", 0, who::who),
+    // list.rs
+    cmd("LIST", 0, list::list),
+    cmd("NAMES", 0, list::names),
     // channel.rs
     cmd("JOIN", 1, channel::join),
     cmd("PART", 1, channel::part),
@@ -245,21 +325,29 @@ static TABLE: &[Spec] = &[
     cmd("NOTICE", 0, message::notice),
     cmd("TAGMSG", 0, message::tagmsg),
     cmd("AWAY", 0, message::away),
-    cmd("SETNAME", 1, query::setname),
-    cmd("MONITOR", 1, query::monitor),
+    cmd("SETNAME", 1, message::setname),
+    // monitor.rs
+    cmd("MONITOR", 1, monitor::monitor),
     // oper.rs
     cmd("OPER", 2, oper::oper),
     op("KILL", 2, oper::kill),
     op("WALLOPS", 1, oper::wallops),
     op("REHASH", 0, oper::rehash),
+    #[cfg(feature = "test-hooks")]
+    pre("__PANIC", 0, test_panic),
 ];
 
 static BY_NAME: LazyLock<HashMap<&'static str, &'static Spec>> =
     LazyLock::new(|| TABLE.iter().map(|s| (s.name, s)).collect());
 
-/// The commands a registered client may use (HELP).
+/// The commands a registered client may use (HELP, and the hostile-input
+/// test that drives every one of them).
 pub fn command_names() -> Vec<&'static str> {
-    let mut v: Vec<_> = TABLE.iter().map(|s| s.name).collect();
+    let mut v: Vec<_> = TABLE
+        .iter()
+        .map(|s| s.name)
+        .filter(|n| !n.starts_with("__"))
+        .collect();
     v.sort_unstable();
     v
 }
@@ -269,25 +357,22 @@ pub fn dispatch(ctx: &mut Ctx, msg: &Message) {
     let name = msg.command.to_ascii_uppercase();
     let Some(spec) = BY_NAME.get(name.as_str()) else {
         if ctx.session.registered {
-            ctx.reply(ERR_UNKNOWNCOMMAND, &[&name, "Unknown command"]);
+            ctx.reply(ERR_UNKNOWNCOMMAND, &[&name]);
         } else {
-            ctx.reply(ERR_NOTREGISTERED, &["You have not registered"]);
+            ctx.reply(ERR_NOTREGISTERED, &[]);
         }
         return;
     };
     if !spec.before_registration && !ctx.session.registered {
-        ctx.reply(ERR_NOTREGISTERED, &["You have not registered"]);
+        ctx.reply(ERR_NOTREGISTERED, &[]);
         return;
     }
     if msg.params().len() < spec.min_params || (spec.min_params > 0 && msg.params()[0].is_empty()) {
-        ctx.need_more_params(spec.name);
+        ctx.reply(ERR_NEEDMOREPARAMS, &[spec.name]);
         return;
     }
     if spec.oper && !ctx.is_oper() {
-        ctx.reply(
-            ERR_NOPRIVILEGES,
-            &["Permission Denied- You're not an IRC operator"],
-        );
+        ctx.reply(ERR_NOPRIVILEGES, &[]);
         return;
     }
     tracing::debug!(

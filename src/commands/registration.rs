@@ -3,11 +3,11 @@
 
 use crate::{
     config::Config,
-    proto::{Line, Message, numerics::*},
+    proto::{Line, Message, modes, numerics::*},
     state::unix_now,
 };
 
-use super::{Ctx, Pending, query};
+use super::{Ctx, query};
 
 pub const VERSION: &str = concat!("ircd-", env!("CARGO_PKG_VERSION"));
 
@@ -29,7 +29,7 @@ pub fn valid_nick(nick: &str, max: usize) -> bool {
 // PASS <password>
 pub fn pass(ctx: &mut Ctx, msg: &Message) {
     if ctx.session.registered {
-        ctx.reply(ERR_ALREADYREGISTERED, &["You may not reregister"]);
+        ctx.reply(ERR_ALREADYREGISTERED, &[]);
         return;
     }
     ctx.session.pass = Some(zeroize::Zeroizing::new(msg.params()[0].to_string()));
@@ -38,54 +38,27 @@ pub fn pass(ctx: &mut Ctx, msg: &Message) {
 // NICK <nickname>
 pub fn nick(ctx: &mut Ctx, msg: &Message) {
     let Some(new) = msg.param(0).filter(|n| !n.is_empty()) else {
-        ctx.reply(ERR_NONICKNAMEGIVEN, &["No nickname given"]);
+        ctx.reply(ERR_NONICKNAMEGIVEN, &[]);
         return;
     };
     let reserved = RESERVED_NICKS.iter().any(|r| ctx.state.casemap.eq(r, new));
     if !valid_nick(new, ctx.config.limits.nicklen) || reserved {
-        ctx.reply(ERR_ERRONEUSNICKNAME, &[new, "Erroneous nickname"]);
+        ctx.reply(ERR_ERRONEUSNICKNAME, &[new]);
         return;
     }
     let client = ctx.client().clone();
-    let old = client.nick();
-    if old == new {
+    if client.nick() == new {
         return;
     }
-    if ctx.session.registered {
-        // A banned member may not change nick (it would dodge the ban).
-        let info = client.info().clone();
-        let who = crate::state::Who::of(&info, client.ip);
-        for ch in info.channels.values() {
-            let ch = ch.lock().unwrap();
-            let m = ch.members.get(&client.id);
-            if m.is_some_and(|m| !m.op && !m.voice) && ch.is_banned(&who, ctx.state.casemap) {
-                let name = ch.name.clone();
-                drop(ch);
-                ctx.reply(
-                    ERR_BANNICKCHANGE,
-                    &[new, &name, "Cannot change nickname while banned on channel"],
-                );
-                return;
-            }
-        }
-    }
-    let prefix = client.prefix();
-    match ctx.state.claim_nick(&client, new) {
-        Err(r) => ctx.reply(r.code, &[new, r.text]),
+    match ctx.state.change_nick(&client, new) {
+        Err(r) => ctx.refuse(&r),
         Ok(_) if !ctx.session.registered => {
             ctx.session.nick_claimed = true;
             try_complete(ctx);
         }
-        Ok(old) => {
-            let line = Line::new(Some(&prefix), "NICK").text(new).build();
-            for p in ctx.state.peers(&client) {
-                p.send(line.clone());
-            }
-            ctx.push(line);
-            // A change of case only is the same nick to MONITOR.
-            if ctx.state.fold(&old) != ctx.state.fold(new) {
-                ctx.state.notify_watchers(&old, None);
-                ctx.state.notify_watchers(new, Some(&client.prefix()));
+        Ok(deliveries) => {
+            for d in deliveries {
+                ctx.deliver(d);
             }
         }
     }
@@ -94,11 +67,11 @@ pub fn nick(ctx: &mut Ctx, msg: &Message) {
 // USER <username> <mode> <unused> <realname>
 pub fn user(ctx: &mut Ctx, msg: &Message) {
     if ctx.session.registered || ctx.session.user.is_some() {
-        ctx.reply(ERR_ALREADYREGISTERED, &["You may not reregister"]);
+        ctx.reply(ERR_ALREADYREGISTERED, &[]);
         return;
     }
     if msg.params().iter().take(4).any(|p| p.is_empty()) {
-        ctx.need_more_params("USER");
+        ctx.reply(ERR_NEEDMOREPARAMS, &["USER"]);
         return;
     }
     let max = ctx.config.limits.userlen;
@@ -131,7 +104,7 @@ pub fn try_complete(ctx: &mut Ctx) {
         || !s.nick_claimed
         || s.user.is_none()
         || s.cap_negotiating
-        || s.pending.is_some()
+        || s.job.is_some()
     {
         return;
     }
@@ -143,7 +116,16 @@ pub fn try_complete(ctx: &mut Ctx) {
         .map(|p| zeroize::Zeroizing::new(p.expose().to_string()))
     {
         match ctx.session.pass.take() {
-            Some(given) => ctx.session.pending = Some(Pending::ServerPassword { given, expected }),
+            Some(given) => ctx.blocking(
+                move || {
+                    if crate::config::is_bcrypt_hash(&expected) {
+                        bcrypt::verify(given.as_bytes(), &expected).unwrap_or(false)
+                    } else {
+                        constant_time_eq(given.as_bytes(), expected.as_bytes())
+                    }
+                },
+                password_checked,
+            ),
             None => password_checked(ctx, false),
         }
         return;
@@ -151,12 +133,16 @@ pub fn try_complete(ctx: &mut Ctx) {
     welcome(ctx);
 }
 
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// Called once the server password has been checked.
-pub fn password_checked(ctx: &mut Ctx, ok: bool) {
+fn password_checked(ctx: &mut Ctx, ok: bool) {
     if ok {
         welcome(ctx);
     } else {
-        ctx.reply(ERR_PASSWDMISMATCH, &["Password incorrect"]);
+        ctx.reply(ERR_PASSWDMISMATCH, &[]);
         ctx.session.quit = Some("Bad password".into());
     }
 }
@@ -164,10 +150,9 @@ pub fn password_checked(ctx: &mut Ctx, ok: bool) {
 fn welcome(ctx: &mut Ctx) {
     let (user, realname) = ctx.session.user.clone().unwrap_or_default();
     let client = ctx.client().clone();
-    ctx.state.set_user(&client, user, realname);
+    let online = ctx.state.register(&client, user, realname);
     ctx.session.registered = true;
     ctx.session.pass = None;
-    ctx.state.set_registered(&client);
     let cfg = ctx.config.clone();
     let prefix = client.prefix();
     ctx.reply(
@@ -195,27 +180,25 @@ fn welcome(ctx: &mut Ctx) {
             &cfg.server.name,
             VERSION,
             USER_MODES,
-            CHANNEL_MODES,
-            CHANNEL_MODES_WITH_PARAM,
+            &modes::all_letters(),
+            &modes::letters_with_param(),
         ],
     );
     send_isupport(ctx);
     query::send_lusers(ctx);
     query::send_motd(ctx);
-    let nick = client.nick();
-    ctx.state.notify_watchers(&nick, Some(&prefix));
+    for d in online {
+        ctx.deliver(d);
+    }
 }
 
 pub const USER_MODES: &str = "Biow";
-pub const CHANNEL_MODES: &str = "EIbeiklmnostv";
-pub const CHANNEL_MODES_WITH_PARAM: &str = "EIbeklov";
 
 /// The 005 lines (13 tokens each), at registration and for VERSION.
 pub fn send_isupport(ctx: &mut Ctx) {
     let cfg = ctx.config.clone();
     for chunk in isupport(&cfg).chunks(13) {
-        let mut args: Vec<&str> = chunk.iter().map(String::as_str).collect();
-        args.push("are supported by this server");
+        let args: Vec<&str> = chunk.iter().map(String::as_str).collect();
         ctx.reply(RPL_ISUPPORT, &args);
     }
 }
@@ -227,7 +210,7 @@ pub fn isupport(cfg: &Config) -> Vec<String> {
         format!("AWAYLEN={}", l.awaylen),
         format!("CASEMAPPING={}", cfg.server.casemapping.name()),
         format!("CHANLIMIT=#:{}", l.max_channels),
-        "CHANMODES=beI,k,El,imnst".to_string(),
+        format!("CHANMODES={}", modes::chanmodes()),
         format!("CHANNELLEN={}", l.channellen),
         "BOT=B".to_string(),
         "CHANTYPES=#".to_string(),
@@ -250,7 +233,7 @@ pub fn isupport(cfg: &Config) -> Vec<String> {
         format!("NAMELEN={}", l.realnamelen),
         format!("NETWORK={}", cfg.server.network),
         format!("NICKLEN={}", l.nicklen),
-        "PREFIX=(ov)@+".to_string(),
+        format!("PREFIX={}", modes::PREFIX),
         "SAFELIST".to_string(),
         "STATUSMSG=@+".to_string(),
         format!(

@@ -1,14 +1,15 @@
-//! Listeners, TLS, the per-connection task, rehash and graceful shutdown.
+//! Listeners (each with its kind: plaintext or TLS, later WebSocket), the
+//! line transports and the session loop of a connection, rehash, the idle
+//! driver of ephemeral channels, and graceful shutdown.
 
-mod conn;
 mod flood;
+mod session;
 pub mod tls;
+pub mod transport;
 
-use std::{
-    net::SocketAddr,
-    sync::{Arc, RwLock},
-    time::Duration,
-};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use parking_lot::RwLock;
 
 use anyhow::Context;
 use tokio::net::{TcpListener, TcpSocket};
@@ -16,6 +17,7 @@ use tokio_rustls::{TlsAcceptor, rustls::ServerConfig};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
+    commands::{Control, deliver},
     config::Config,
     proto::{Line, caps::Cap},
     state::State,
@@ -28,6 +30,12 @@ pub struct Shared {
     pub tracker: TaskTracker,
     /// Each listener's TLS config, swapped whole on rehash.
     tls: Vec<RwLock<Option<Arc<ServerConfig>>>>,
+}
+
+impl Control for Shared {
+    fn rehash(&self) -> Result<(), String> {
+        Shared::rehash(self)
+    }
 }
 
 impl Shared {
@@ -95,7 +103,7 @@ impl Shared {
     fn reload_tls(&self, config: &Config) -> Result<(), String> {
         let tls = tls::for_listeners(config).map_err(|e| format!("{e:#}"))?;
         for (slot, new) in self.tls.iter().zip(tls) {
-            *slot.write().unwrap() = new;
+            *slot.write() = new;
         }
         Ok(())
     }
@@ -203,7 +211,7 @@ async fn accept_loop(listener: TcpListener, index: usize, shared: Arc<Shared>) {
         match accepted {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
-                let tls = shared.tls[index].read().unwrap().clone();
+                let tls = shared.tls[index].read().clone();
                 // Per-address limits before anything else, a TLS handshake included.
                 let counted = match shared.state.admit(peer.ip()) {
                     Ok(counted) => counted,
@@ -212,7 +220,7 @@ async fn accept_loop(listener: TcpListener, index: usize, shared: Arc<Shared>) {
                         // A TLS client would need a handshake to read the
                         // reason; refused TLS connections are just closed.
                         if tls.is_none() {
-                            shared.tracker.spawn(conn::refuse(stream, peer, why));
+                            shared.tracker.spawn(session::refuse(stream, peer, why));
                         }
                         continue;
                     }
@@ -222,9 +230,10 @@ async fn accept_loop(listener: TcpListener, index: usize, shared: Arc<Shared>) {
                 // plaintext one does not carry the (much larger) TLS future.
                 match tls {
                     None => {
+                        let (rd, wr) = transport::stream(stream);
                         shared
                             .tracker
-                            .spawn(conn::serve(stream, peer, false, counted, shared2));
+                            .spawn(session::serve(rd, wr, peer, false, counted, shared2));
                     }
                     Some(cfg) => {
                         shared
@@ -251,7 +260,10 @@ async fn serve_tls(
 ) {
     let acceptor = TlsAcceptor::from(cfg);
     match tokio::time::timeout(Duration::from_secs(15), acceptor.accept(stream)).await {
-        Ok(Ok(s)) => return conn::serve(s, peer, true, counted, shared).await,
+        Ok(Ok(s)) => {
+            let (rd, wr) = transport::stream(s);
+            return session::serve(rd, wr, peer, true, counted, shared).await;
+        }
         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
     }
@@ -277,7 +289,11 @@ async fn idle_driver(shared: Arc<Shared>) {
             _ = state.idle.changed.notified() => continue,
             _ = sleep => {}
         }
-        let n = state.fire_idle(tokio::time::Instant::now());
+        let (deliveries, n) = state.fire_idle(tokio::time::Instant::now());
+        let server = state.config().server.name.clone();
+        for d in &deliveries {
+            deliver::deliver(&server, d, None);
+        }
         if n > 0 {
             tracing::info!(channels = n, "ephemeral channels self-destructed");
         }

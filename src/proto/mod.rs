@@ -10,6 +10,7 @@ pub mod codec;
 pub mod line;
 pub mod mask;
 pub mod message;
+pub mod modes;
 pub mod numerics;
 pub mod time;
 

@@ -1,62 +1,78 @@
 //! A channel: members with their prefixes, modes, the b/e/I lists, pending
-//! invites, topic. Only [`super::State`] changes a channel; this file holds
-//! the data and the pure rules (who matches a mask, who may join).
+//! invites, topic. Only [`super::State`] reads or changes a channel's fields
+//! (they are private to `state/`); this file holds the data and the pure
+//! rules (who matches a mask, who may speak).
 
 use std::{
     collections::{HashMap, VecDeque},
     net::IpAddr,
-    sync::{Arc, Mutex},
+    sync::{Arc, Weak},
     time::Duration,
 };
 
+use parking_lot::Mutex;
+
 use tokio::time::Instant;
 
-use super::client::{ClientId, ClientRef};
+use super::client::{Client, ClientId, ClientRef};
 use crate::proto::{
     Casemapping,
     mask::{cidr_match, glob_match, split_userhost},
 };
 
-pub type ChannelRef = Arc<Mutex<Channel>>;
+/// A channel, shared by the registry and its members' channel lists.
+pub(crate) type ChannelRef = Arc<Mutex<Channel>>;
 
-/// Pending invitations kept per channel.
-pub const MAX_INVITES: usize = 64;
 
 #[derive(Debug)]
-pub struct Channel {
+pub(crate) struct Channel {
     /// The name as the creator spelled it.
-    pub name: String,
+    pub(super) name: String,
     /// Unix time of creation (329).
-    pub created: u64,
-    pub topic: Option<Topic>,
-    pub members: HashMap<ClientId, Member>,
-    pub modes: ChanModes,
-    pub bans: Vec<ListEntry>,
-    pub excepts: Vec<ListEntry>,
-    pub invex: Vec<ListEntry>,
+    pub(super) created: u64,
+    pub(super) topic: Option<Topic>,
+    pub(super) members: HashMap<ClientId, Member>,
+    pub(super) modes: ChanModes,
+    pub(super) bans: Vec<ListEntry>,
+    pub(super) excepts: Vec<ListEntry>,
+    pub(super) invex: Vec<ListEntry>,
     /// One-shot invitations: they let the invitee past +i, +k, +l and bans
-    /// once. At most [`MAX_INVITES`], oldest dropped first.
-    pub invites: VecDeque<ClientId>,
+    /// once. At most `channels::MAX_INVITES`, oldest dropped first.
+    pub(super) invites: VecDeque<ClientId>,
     /// Set when the channel is removed from the registry; a JOIN that raced
     /// with the removal sees it and looks the name up again.
-    pub dead: bool,
+    pub(super) dead: bool,
     /// Last PRIVMSG, NOTICE, TAGMSG or JOIN (ephemeral channels).
-    pub last_activity: Instant,
+    pub(super) last_activity: Instant,
     /// Bumped whenever `last_activity` or the idle timeout changes, so that a
     /// stale timer entry can tell it is stale.
-    pub idle_generation: u64,
+    pub(super) idle_generation: u64,
     /// Whether the idle warning went out for the current deadline.
-    pub warned: bool,
+    pub(super) warned: bool,
 }
 
+/// A membership. The member map is keyed by `ClientId`; `client` is a weak
+/// handle for local delivery, so a channel never keeps a client alive.
 #[derive(Debug, Clone)]
-pub struct Member {
-    pub client: ClientRef,
+pub(crate) struct Member {
+    pub client: Weak<Client>,
     pub op: bool,
     pub voice: bool,
 }
 
 impl Member {
+    pub fn new(client: &ClientRef, op: bool) -> Self {
+        Member {
+            client: Arc::downgrade(client),
+            op,
+            voice: false,
+        }
+    }
+
+    pub fn upgrade(&self) -> Option<ClientRef> {
+        self.client.upgrade()
+    }
+
     /// The highest prefix ("@", "+" or ""), or all of them with multi-prefix.
     pub fn prefix(&self, multi: bool) -> &'static str {
         match (self.op, self.voice, multi) {
@@ -107,7 +123,7 @@ pub struct Who<'a> {
 
 impl<'a> Who<'a> {
     /// The mask-matching view of a client, from a copy of its info.
-    pub fn of(info: &'a super::client::ClientInfo, ip: IpAddr) -> Self {
+    pub(super) fn of(info: &'a super::client::ClientInfo, ip: IpAddr) -> Self {
         Who {
             nick: &info.nick,
             user: &info.user,
@@ -179,39 +195,74 @@ impl Channel {
         }
     }
 
-    /// "+ntk key" as 324 shows it; the key and limit only to members.
-    pub fn mode_string(&self, show_params: bool) -> (String, Vec<String>) {
+    /// "+Ekl 30m key 5" as 324 shows it, in the order of the mode table; the
+    /// key only to members.
+    pub fn mode_string(&self, show_key: bool) -> (String, Vec<String>) {
+        use crate::proto::modes::{CHANNEL_MODES, Kind};
         let m = &self.modes;
         let mut s = String::from("+");
         let mut params = Vec::new();
-        for (on, c) in [
-            (m.invite_only, 'i'),
-            (m.moderated, 'm'),
-            (m.no_external, 'n'),
-            (m.secret, 's'),
-            (m.topic_lock, 't'),
-        ] {
-            if on {
-                s.push(c);
-            }
-        }
-        if let Some(d) = m.ephemeral {
-            s.push('E');
-            params.push(crate::config::format_duration(d));
-        }
-        if let Some(k) = &m.key {
-            s.push('k');
-            params.push(if show_params {
-                k.to_string()
-            } else {
-                "*".into()
-            });
-        }
-        if let Some(l) = m.limit {
-            s.push('l');
-            params.push(l.to_string());
+        for mode in CHANNEL_MODES {
+            let param = match (mode.kind, mode.letter) {
+                (Kind::Flag, c) => {
+                    if !self.flag(c) {
+                        continue;
+                    }
+                    None
+                }
+                (_, 'E') => match m.ephemeral {
+                    Some(d) => Some(crate::config::format_duration(d)),
+                    None => continue,
+                },
+                (_, 'k') => match &m.key {
+                    Some(k) if show_key => Some(k.to_string()),
+                    Some(_) => Some("*".into()),
+                    None => continue,
+                },
+                (_, 'l') => match m.limit {
+                    Some(l) => Some(l.to_string()),
+                    None => continue,
+                },
+                _ => continue,
+            };
+            s.push(mode.letter);
+            params.extend(param);
         }
         (s, params)
+    }
+
+    /// The value of a flag mode (type D in the mode table).
+    pub fn flag(&self, c: char) -> bool {
+        let m = &self.modes;
+        match c {
+            'i' => m.invite_only,
+            'm' => m.moderated,
+            'n' => m.no_external,
+            's' => m.secret,
+            't' => m.topic_lock,
+            _ => false,
+        }
+    }
+
+    pub fn flag_mut(&mut self, c: char) -> Option<&mut bool> {
+        let m = &mut self.modes;
+        Some(match c {
+            'i' => &mut m.invite_only,
+            'm' => &mut m.moderated,
+            'n' => &mut m.no_external,
+            's' => &mut m.secret,
+            't' => &mut m.topic_lock,
+            _ => return None,
+        })
+    }
+
+    /// The member clients still connected, except one.
+    pub fn member_clients(&self, except: Option<ClientId>) -> Vec<ClientRef> {
+        self.members
+            .iter()
+            .filter(|(id, _)| Some(**id) != except)
+            .filter_map(|(_, m)| m.upgrade())
+            .collect()
     }
 
     pub fn list(&self, mode: char) -> Option<&Vec<ListEntry>> {

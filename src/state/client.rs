@@ -1,22 +1,25 @@
 //! A connected client as the rest of the server sees it: a stable id, the
 //! outbound queue, and the fields other clients may read (nick, user, host,
-//! modes, away, channels) behind one mutex.
+//! modes, away, channels) behind one mutex that only `state/` takes.
+//! Everyone else reads a [`ClientSnapshot`] or one of the small accessors.
 
 use std::{
     collections::HashMap,
     net::IpAddr,
     sync::{
-        Arc, Mutex,
+        Arc,
         atomic::{AtomicU32, Ordering},
     },
 };
 
+use parking_lot::{Mutex, MutexGuard};
 use tokio::time::Instant;
 
 use super::{channel::ChannelRef, sendq::SendQ};
 
 /// A client's stable internal id: never reused while the process runs, and
-/// unlike a nick it does not change.
+/// unlike a nick it does not change. The high 16 bits are left for a node
+/// number, so that ids stay unique once several nodes share a network.
 pub type ClientId = u64;
 
 pub struct Client {
@@ -31,8 +34,9 @@ pub struct Client {
     info: Mutex<ClientInfo>,
 }
 
+/// The shared fields of a client; private to `state/`.
 #[derive(Debug, Clone)]
-pub struct ClientInfo {
+pub(crate) struct ClientInfo {
     /// "*" until a nick is claimed.
     pub nick: String,
     pub user: String,
@@ -45,10 +49,35 @@ pub struct ClientInfo {
     pub account: Option<String>,
     /// Last PRIVMSG/NOTICE sent, for WHOIS idle time.
     pub last_message: Instant,
-    /// Joined channels by casefolded name.
+    /// Joined channels by casefolded name. The channel side keys its members
+    /// by `ClientId` and holds no strong reference back: no `Arc` cycle.
     pub channels: HashMap<String, ChannelRef>,
     /// MONITOR list, nicks as given.
     pub monitoring: Vec<String>,
+}
+
+/// What a handler may read about a client: a copy, taken under its lock.
+#[derive(Debug, Clone)]
+pub struct ClientSnapshot {
+    pub id: ClientId,
+    pub nick: String,
+    pub user: String,
+    pub host: String,
+    pub realname: String,
+    pub registered: bool,
+    pub modes: UserModes,
+    pub away: Option<String>,
+    pub account: Option<String>,
+    pub last_message: Instant,
+    pub ip: IpAddr,
+    pub tls: bool,
+    pub signon: u64,
+}
+
+impl ClientSnapshot {
+    pub fn prefix(&self) -> String {
+        format!("{}!{}@{}", self.nick, self.user, self.host)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -118,8 +147,27 @@ impl Client {
 
     /// Locks this client's shared fields. Lock tier 4: never take a channel or
     /// the registry while holding it.
-    pub fn info(&self) -> std::sync::MutexGuard<'_, ClientInfo> {
-        self.info.lock().unwrap()
+    pub(super) fn info(&self) -> MutexGuard<'_, ClientInfo> {
+        self.info.lock()
+    }
+
+    pub fn snapshot(&self) -> ClientSnapshot {
+        let i = self.info();
+        ClientSnapshot {
+            id: self.id,
+            nick: i.nick.clone(),
+            user: i.user.clone(),
+            host: i.host.clone(),
+            realname: i.realname.clone(),
+            registered: i.registered,
+            modes: i.modes,
+            away: i.away.clone(),
+            account: i.account.clone(),
+            last_message: i.last_message,
+            ip: self.ip,
+            tls: self.tls,
+            signon: self.signon,
+        }
     }
 
     pub fn nick(&self) -> String {
@@ -129,6 +177,31 @@ impl Client {
     /// `nick!user@host`.
     pub fn prefix(&self) -> String {
         self.info().prefix()
+    }
+
+    pub fn modes(&self) -> UserModes {
+        self.info().modes
+    }
+
+    pub fn is_oper(&self) -> bool {
+        self.info().modes.oper
+    }
+
+    pub fn is_registered(&self) -> bool {
+        self.info().registered
+    }
+
+    pub fn away(&self) -> Option<String> {
+        self.info().away.clone()
+    }
+
+    /// The MONITOR list, nicks as given.
+    pub fn monitoring(&self) -> Vec<String> {
+        self.info().monitoring.clone()
+    }
+
+    pub fn channel_count(&self) -> usize {
+        self.info().channels.len()
     }
 
     pub fn caps(&self) -> u32 {
@@ -148,11 +221,6 @@ impl Client {
     pub fn send(&self, line: bytes::Bytes) -> bool {
         let line = self.stamp(line);
         self.sendq.push(line)
-    }
-
-    /// Queues the variant of a shared message this client's capabilities ask for.
-    pub fn send_event(&self, event: &super::Event) -> bool {
-        self.sendq.push(event.for_caps(self.caps()))
     }
 
     /// Adds the server-time tag when this client asked for it.

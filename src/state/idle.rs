@@ -11,17 +11,22 @@
 use std::{
     cmp::Reverse,
     collections::BinaryHeap,
-    sync::{Mutex, Weak},
+    sync::{Arc, Weak},
 };
 
+use parking_lot::Mutex;
 use tokio::{sync::Notify, time::Instant};
 
-use super::channel::Channel;
+use super::{
+    Delivery, Event, State,
+    channel::{Channel, ChannelRef},
+};
+use crate::config::format_duration;
 
-pub struct Entry {
-    pub at: Instant,
-    pub generation: u64,
-    pub channel: Weak<Mutex<Channel>>,
+pub(super) struct Entry {
+    at: Instant,
+    generation: u64,
+    channel: Weak<Mutex<Channel>>,
 }
 
 impl PartialEq for Entry {
@@ -49,8 +54,8 @@ pub struct IdleTimers {
 }
 
 impl IdleTimers {
-    pub fn arm(&self, entry: Entry) {
-        let mut heap = self.heap.lock().unwrap();
+    fn arm(&self, entry: Entry) {
+        let mut heap = self.heap.lock();
         let earlier = heap.peek().is_none_or(|Reverse(e)| entry.at < e.at);
         heap.push(Reverse(entry));
         drop(heap);
@@ -61,12 +66,12 @@ impl IdleTimers {
 
     /// The earliest deadline, if any.
     pub fn next(&self) -> Option<Instant> {
-        self.heap.lock().unwrap().peek().map(|Reverse(e)| e.at)
+        self.heap.lock().peek().map(|Reverse(e)| e.at)
     }
 
     /// Removes and returns every entry due at `now`.
-    pub fn pop_due(&self, now: Instant) -> Vec<Entry> {
-        let mut heap = self.heap.lock().unwrap();
+    fn pop_due(&self, now: Instant) -> Vec<Entry> {
+        let mut heap = self.heap.lock();
         let mut out = Vec::new();
         while heap.peek().is_some_and(|Reverse(e)| e.at <= now) {
             out.push(heap.pop().unwrap().0);
@@ -79,10 +84,124 @@ impl IdleTimers {
     }
 
     pub fn len(&self) -> usize {
-        self.heap.lock().unwrap().len()
+        self.heap.lock().len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// What firing one entry decided, under the channel lock.
+enum Act {
+    Nothing,
+    Warn(Delivery),
+    Destroy(std::time::Duration),
+}
+
+impl State {
+    /// Arms the idle timer of an ephemeral channel (on creation or when its
+    /// +E changes); older entries become stale.
+    pub(super) fn schedule_idle(&self, chan: &ChannelRef) {
+        let entry = {
+            let mut ch = chan.lock();
+            let Some(timeout) = ch.modes.ephemeral else {
+                return;
+            };
+            ch.idle_generation += 1;
+            ch.warned = false;
+            let warn = self.config().channels.warn_before;
+            let deadline = ch.last_activity + timeout;
+            let at = if warn < timeout {
+                deadline - warn
+            } else {
+                deadline
+            };
+            Entry {
+                at,
+                generation: ch.idle_generation,
+                channel: Arc::downgrade(chan),
+            }
+        };
+        self.idle.arm(entry);
+    }
+
+    /// Runs the idle entries due at `now`: warns channels nearing their
+    /// deadline and destroys those past it. Returns the deliveries (warnings
+    /// and the kicks of destroyed channels) and how many were destroyed.
+    pub fn fire_idle(&self, now: Instant) -> (Vec<Delivery>, usize) {
+        let warn_before = self.config().channels.warn_before;
+        let mut out = Vec::new();
+        let mut destroyed = 0;
+        for e in self.idle.pop_due(now) {
+            let Some(chan) = e.channel.upgrade() else {
+                continue;
+            };
+            let (act, rearm) = {
+                let mut ch = chan.lock();
+                let Some(timeout) = ch.modes.ephemeral else {
+                    continue;
+                };
+                if ch.dead || ch.idle_generation != e.generation {
+                    continue;
+                }
+                let deadline = ch.last_activity + timeout;
+                let warn_at = (warn_before < timeout).then(|| deadline - warn_before);
+                if now >= deadline {
+                    (Act::Destroy(timeout), None)
+                } else if !ch.warned && warn_at.is_some_and(|w| now >= w) {
+                    ch.warned = true;
+                    let d = Delivery::new(
+                        Event::IdleWarning {
+                            channel: ch.name.clone(),
+                            left: deadline - now,
+                        },
+                        ch.member_clients(None),
+                    );
+                    (Act::Warn(d), Some(deadline))
+                } else {
+                    let next = match warn_at {
+                        Some(w) if !ch.warned && w > now => w,
+                        _ => deadline,
+                    };
+                    (Act::Nothing, Some(next))
+                }
+            };
+            if let Some(at) = rearm {
+                self.idle.arm(Entry {
+                    at,
+                    generation: e.generation,
+                    channel: e.channel.clone(),
+                });
+            }
+            match act {
+                Act::Nothing => {}
+                Act::Warn(d) => out.push(d),
+                Act::Destroy(timeout) => {
+                    let reason = format!(
+                        "Channel self-destructed after being idle for {}",
+                        format_duration(timeout)
+                    );
+                    // Re-checked under the lock: a message since the decision saves it.
+                    let still_idle = |ch: &Channel| {
+                        ch.idle_generation == e.generation
+                            && ch.modes.ephemeral == Some(timeout)
+                            && now >= ch.last_activity + timeout
+                    };
+                    match self.destroy_channel(&chan, still_idle, &reason) {
+                        Some(d) => {
+                            out.push(d);
+                            destroyed += 1;
+                        }
+                        None if !chan.lock().dead => {
+                            // Saved at the last moment: look again at its new deadline.
+                            self.schedule_idle(&chan);
+                        }
+                        None => {}
+                    }
+                }
+            }
+        }
+        (out, destroyed)
     }
 }

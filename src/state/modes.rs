@@ -1,7 +1,10 @@
 //! Applying channel mode changes: permission checks, list limits, +k/+l/+E
-//! parameter rules, all under one channel lock so that a change is atomic.
+//! parameter rules, all under one channel lock so that a change is atomic;
+//! the change that took effect is announced as one MODE event.
 
-use super::{ChannelRef, ClientId, ClientRef, State, channel::ListEntry, unix_now};
+use super::{
+    ClientId, ClientRef, Delivery, Event, Refusal, State, channel::ListEntry, unix_now,
+};
 use crate::{
     config::{format_duration, parse_duration},
     proto::{mask::normalize_mask, numerics::*},
@@ -17,49 +20,46 @@ pub struct ModeChange {
     pub target: Option<ClientId>,
 }
 
-/// A refused change: its numeric and parameters (after the client's nick).
-#[derive(Debug, Clone)]
-pub struct ModeError {
-    pub code: &'static str,
-    pub args: Vec<String>,
+/// A refused change: its numeric, parameters, and the text when the
+/// numeric has none of its own.
+pub type ModeError = Refusal;
+
+/// What a MODE did: the refusals, and the announcement of what took effect.
+pub struct ModeOutcome {
+    pub errors: Vec<ModeError>,
+    pub delivery: Option<Delivery>,
 }
 
 impl State {
-    /// Applies `changes` to `chan` as `client`. Returns the channel's display
-    /// name, the changes that took effect (to announce) and the refusals.
+    /// Applies `changes` to channel `name` as `client`, atomically under the
+    /// channel lock.
     pub fn apply_channel_modes(
         &self,
-        chan: &ChannelRef,
         client: &ClientRef,
+        name: &str,
         changes: Vec<ModeChange>,
-    ) -> (String, Vec<ModeChange>, Vec<ModeError>) {
+    ) -> Result<ModeOutcome, Refusal> {
+        let chan = self
+            .channel(name)
+            .ok_or_else(|| Refusal::new(ERR_NOSUCHCHANNEL, &[name]))?;
         let cfg = self.config();
         let cm = self.casemap;
-        let mut applied = Vec::new();
+        let mut applied: Vec<ModeChange> = Vec::new();
         let mut errors = Vec::new();
         let mut rearm = false;
         let display;
+        let others;
         {
-            let mut ch = chan.lock().unwrap();
+            let mut ch = chan.lock();
             display = ch.name.clone();
-            let err = |code, args: &[&str]| ModeError {
-                code,
-                args: args.iter().map(|s| s.to_string()).collect(),
-            };
-            if !ch.is_op(client.id) {
-                let text = if ch.members.contains_key(&client.id) {
-                    "You're not channel operator"
-                } else {
-                    "You're not on that channel"
-                };
-                let code = if ch.members.contains_key(&client.id) {
-                    ERR_CHANOPRIVSNEEDED
-                } else {
-                    ERR_NOTONCHANNEL
-                };
-                errors.push(err(code, &[&display, text]));
-                return (display, applied, errors);
+            let err = |numeric, args: &[&str]| Refusal::new(numeric, args);
+            if !ch.members.contains_key(&client.id) {
+                return Err(err(ERR_NOTONCHANNEL, &[&display]));
             }
+            if !ch.is_op(client.id) {
+                return Err(err(ERR_CHANOPRIVSNEEDED, &[&display]));
+            }
+            others = ch.member_clients(Some(client.id));
             for mut c in changes {
                 let changed = match c.mode {
                     'o' | 'v' => {
@@ -68,11 +68,7 @@ impl State {
                             None => {
                                 errors.push(err(
                                     ERR_USERNOTINCHANNEL,
-                                    &[
-                                        c.arg.as_deref().unwrap_or("*"),
-                                        &display,
-                                        "They aren't on that channel",
-                                    ],
+                                    &[c.arg.as_deref().unwrap_or("*"), &display],
                                 ));
                                 false
                             }
@@ -83,7 +79,7 @@ impl State {
                                     &mut m.voice
                                 };
                                 let was = std::mem::replace(flag, c.add);
-                                c.arg = Some(m.client.nick());
+                                c.arg = m.upgrade().map(|c| c.nick()).or(c.arg.take());
                                 was != c.add
                             }
                         }
@@ -101,7 +97,9 @@ impl State {
                             continue;
                         }
                         let max = cfg.limits.max_list_entries;
-                        let list = ch.list_mut(c.mode).expect("list mode");
+                        let Some(list) = ch.list_mut(c.mode) else {
+                            continue;
+                        };
                         let pos = list.iter().position(|e| cm.eq(&e.mask, &mask));
                         c.arg = Some(mask.clone());
                         match (c.add, pos) {
@@ -109,7 +107,7 @@ impl State {
                             (true, None) if list.len() >= max => {
                                 errors.push(err(
                                     ERR_BANLISTFULL,
-                                    &[&display, &c.mode.to_string(), "Channel list is full"],
+                                    &[&display, &c.mode.to_string()],
                                 ));
                                 false
                             }
@@ -136,10 +134,7 @@ impl State {
                                 || key.starts_with(':')
                                 || key.len() > 32
                             {
-                                errors.push(err(
-                                    ERR_INVALIDKEY,
-                                    &[&display, "Key is not well-formed"],
-                                ));
+                                errors.push(err(ERR_INVALIDKEY, &[&display]));
                                 false
                             } else {
                                 ch.modes.key = Some(zeroize::Zeroizing::new(key));
@@ -236,18 +231,10 @@ impl State {
                             ch.modes.ephemeral.take().is_some()
                         }
                     }
-                    'i' | 'm' | 'n' | 's' | 't' => {
-                        let m = &mut ch.modes;
-                        let flag = match c.mode {
-                            'i' => &mut m.invite_only,
-                            'm' => &mut m.moderated,
-                            'n' => &mut m.no_external,
-                            's' => &mut m.secret,
-                            _ => &mut m.topic_lock,
-                        };
-                        std::mem::replace(flag, c.add) != c.add
-                    }
-                    _ => false,
+                    flag => match ch.flag_mut(flag) {
+                        Some(f) => std::mem::replace(f, c.add) != c.add,
+                        None => false,
+                    },
                 };
                 if changed {
                     applied.push(c);
@@ -255,8 +242,31 @@ impl State {
             }
         }
         if rearm {
-            self.schedule_idle(chan);
+            self.schedule_idle(&chan);
         }
-        (display, applied, errors)
+        let delivery = (!applied.is_empty()).then(|| {
+            let mut modes = String::new();
+            let mut args = Vec::new();
+            let mut sign = None;
+            for c in &applied {
+                if sign != Some(c.add) {
+                    modes.push(if c.add { '+' } else { '-' });
+                    sign = Some(c.add);
+                }
+                modes.push(c.mode);
+                args.extend(c.arg.clone());
+            }
+            Delivery::new(
+                Event::ModeChanged {
+                    channel: display.clone(),
+                    source: client.prefix(),
+                    modes,
+                    args,
+                },
+                others,
+            )
+            .echo(true)
+        });
+        Ok(ModeOutcome { errors, delivery })
     }
 }

@@ -7,8 +7,15 @@
 //! queued bytes would pass the limit, the queue is dropped and the client is
 //! killed with "SendQ exceeded"; the producer never waits and never grows
 //! memory for a client that does not read.
+//!
+//! The queue also paces its own client: the connection reads the next line,
+//! and produces the next piece of a long reply, only while the queue has
+//! room ([`SendQ::has_room`]); the writer wakes it ([`SendQ::drained`]) each
+//! time it takes what is queued.
 
-use std::{collections::VecDeque, sync::Mutex};
+use std::collections::VecDeque;
+
+use parking_lot::Mutex;
 
 use bytes::Bytes;
 use tokio::sync::Notify;
@@ -18,6 +25,8 @@ pub struct SendQ {
     inner: Mutex<Inner>,
     /// Wakes the writer.
     ready: Notify,
+    /// Wakes the connection when the writer has taken what was queued.
+    drained: Notify,
     /// Cancelled when the connection must end; the reason is in `Inner`.
     killed: CancellationToken,
     limit: usize,
@@ -38,6 +47,7 @@ impl SendQ {
         SendQ {
             inner: Mutex::default(),
             ready: Notify::new(),
+            drained: Notify::new(),
             killed: CancellationToken::new(),
             limit,
         }
@@ -46,7 +56,7 @@ impl SendQ {
     /// Queues one line. Returns false when the line was not queued (the queue
     /// is closed, or it overflowed and the client is now being disconnected).
     pub fn push(&self, line: Bytes) -> bool {
-        let mut inner = self.inner.lock().unwrap();
+        let mut inner = self.inner.lock();
         if inner.closed {
             return false;
         }
@@ -60,6 +70,7 @@ impl SendQ {
             drop(inner);
             self.killed.cancel();
             self.ready.notify_one();
+            self.drained.notify_one();
             return false;
         }
         inner.bytes += line.len();
@@ -74,10 +85,10 @@ impl SendQ {
     pub fn kill(&self, reason: &str) {
         self.inner
             .lock()
-            .unwrap()
             .kill_reason
             .get_or_insert_with(|| reason.to_string());
         self.killed.cancel();
+        self.drained.notify_one();
     }
 
     /// Resolves once the connection has been asked to end.
@@ -86,17 +97,35 @@ impl SendQ {
     }
 
     pub fn kill_reason(&self) -> Option<String> {
-        self.inner.lock().unwrap().kill_reason.clone()
+        self.inner.lock().kill_reason.clone()
     }
 
     /// Accepts no more lines; the writer stops once the queue is empty.
     pub fn close(&self) {
-        self.inner.lock().unwrap().closed = true;
+        self.inner.lock().closed = true;
         self.ready.notify_one();
     }
 
     pub fn queued_bytes(&self) -> usize {
-        self.inner.lock().unwrap().bytes
+        self.inner.lock().bytes
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// May the client's own replies add `bytes` now? Its own output may
+    /// fill half the queue; the other half is kept for what other clients
+    /// send it, so a long reply never overflows the queue by itself.
+    pub fn has_room(&self, bytes: usize) -> bool {
+        let queued = self.queued_bytes();
+        queued == 0 || queued + bytes <= self.limit / 2
+    }
+
+    /// Resolves when the writer next takes what is queued (or the queue is
+    /// closed or killed).
+    pub async fn drained(&self) {
+        self.drained.notified().await
     }
 
     /// For the writer: waits until lines are queued and takes them all,
@@ -106,10 +135,13 @@ impl SendQ {
     pub async fn take_all(&self) -> Option<VecDeque<Bytes>> {
         loop {
             {
-                let mut inner = self.inner.lock().unwrap();
+                let mut inner = self.inner.lock();
                 if !inner.queue.is_empty() {
                     inner.bytes = 0;
-                    return Some(std::mem::take(&mut inner.queue));
+                    let all = std::mem::take(&mut inner.queue);
+                    drop(inner);
+                    self.drained.notify_one();
+                    return Some(all);
                 }
                 if inner.closed {
                     return None;

@@ -1,28 +1,234 @@
-//! Changes to a client's own shared fields (user, realname, away, user
-//! modes, MONITOR list): like channel changes, they go through `State`, so
-//! counters (LUSERS) and indexes (MONITOR) stay in step with the fields.
+//! Operations on clients: nick claims, registration, quit, away, realname,
+//! user modes, operator status, KILL and WALLOPS. Like channel changes, each
+//! checks, applies and says who hears of it, so counters (LUSERS) and
+//! indexes (MONITOR) stay in step with the fields.
 
-use super::{ClientRef, State};
+use std::sync::atomic::Ordering;
+
+use super::{ClientRef, Delivery, Event, Refusal, State, channel::Who};
+use crate::proto::{caps::Cap, numerics::*};
 
 impl State {
-    /// Username and realname, set once at registration.
-    pub fn set_user(&self, client: &ClientRef, user: String, realname: String) {
-        let mut info = client.info();
-        info.user = user;
-        info.realname = realname;
+    /// Claims `nick` for `client`, releasing its old one. Before registration
+    /// nobody hears of it; after, the client's peers get NICK (and the client
+    /// its own copy) and MONITOR watchers of both nicks learn of the change.
+    /// Refused with 433 when another client holds it, and with 435 when a
+    /// registered client is banned (without voice) in one of its channels:
+    /// a nick change would dodge the ban.
+    pub fn change_nick(&self, client: &ClientRef, nick: &str) -> Result<Vec<Delivery>, Refusal> {
+        let registered = client.is_registered();
+        if registered && let Some(chan) = self.banned_somewhere(client) {
+            return Err(Refusal::new(ERR_BANNICKCHANGE, &[nick, &chan]));
+        }
+        let folded = self.fold(nick);
+        let (old_prefix, old) = {
+            let mut nicks = self.nicks.lock();
+            if let Some(holder) = nicks.get(&folded)
+                && holder.id != client.id
+            {
+                return Err(Refusal::new(ERR_NICKNAMEINUSE, &[nick]));
+            }
+            let mut info = client.info();
+            let old_prefix = info.prefix();
+            let old = std::mem::replace(&mut info.nick, nick.to_string());
+            let old_folded = self.fold(&old);
+            if old != "*" && old_folded != folded {
+                nicks.remove(&old_folded);
+            }
+            nicks.insert(folded.clone(), client.clone());
+            (old_prefix, old)
+        };
+        if !registered {
+            return Ok(Vec::new());
+        }
+        let mut out = vec![
+            Delivery::new(
+                Event::NickChanged {
+                    source: old_prefix,
+                    nick: nick.to_string(),
+                },
+                self.peers(client),
+            )
+            .echo(true),
+        ];
+        // A change of case only is the same nick to MONITOR.
+        if self.fold(&old) != folded {
+            out.extend(self.monitor_event(&old, None));
+            out.extend(self.monitor_event(nick, Some(client.prefix())));
+        }
+        Ok(out)
     }
 
-    pub fn set_realname(&self, client: &ClientRef, realname: &str) {
+    /// The first channel where `client` is banned and has neither op nor voice.
+    fn banned_somewhere(&self, client: &ClientRef) -> Option<String> {
+        let info = client.info().clone();
+        let who = Who::of(&info, client.ip);
+        for ch in info.channels.values() {
+            let ch = ch.lock();
+            let m = ch.members.get(&client.id);
+            if m.is_some_and(|m| !m.op && !m.voice) && ch.is_banned(&who, self.casemap) {
+                return Some(ch.name.clone());
+            }
+        }
+        None
+    }
+
+    /// Completes registration: sets user and realname, counts the client and
+    /// tells MONITOR watchers it is online.
+    pub fn register(&self, client: &ClientRef, user: String, realname: String) -> Vec<Delivery> {
+        let (nick, prefix) = {
+            let mut info = client.info();
+            info.user = user;
+            info.realname = realname;
+            if info.registered {
+                return Vec::new();
+            }
+            info.registered = true;
+            (info.nick.clone(), info.prefix())
+        };
+        self.unregistered.fetch_sub(1, Ordering::Relaxed);
+        let n = self.local_users();
+        self.max_local.fetch_max(n, Ordering::Relaxed);
+        self.monitor_event(&nick, Some(prefix)).into_iter().collect()
+    }
+
+    /// Removes a client entirely: its nick, its memberships (empty channels
+    /// are destroyed), its MONITOR entries, its admission counters, and
+    /// records it in WHOWAS. Peers of a registered client hear QUIT with
+    /// `reason`. Safe to call twice (the second call does nothing).
+    pub fn remove_client(&self, client: &ClientRef, reason: &str) -> Vec<Delivery> {
+        if self.clients.remove(&client.id).is_none() {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        let (registered, nick, prefix, oper, invisible) = {
+            let info = client.info();
+            (
+                info.registered,
+                info.nick.clone(),
+                info.prefix(),
+                info.modes.oper,
+                info.modes.invisible,
+            )
+        };
+        if registered {
+            out.push(Delivery::new(
+                Event::Quit {
+                    source: prefix,
+                    reason: reason.to_string(),
+                },
+                self.peers(client),
+            ));
+        }
+        if invisible {
+            self.count_invisible(false);
+        }
+        self.unwatch_all(client);
+        let chans: Vec<_> = client.info().channels.values().cloned().collect();
+        for ch in chans {
+            self.remove_member(&ch, client.id);
+        }
+        {
+            let mut nicks = self.nicks.lock();
+            let folded = self.fold(&nick);
+            if nicks.get(&folded).is_some_and(|c| c.id == client.id) {
+                nicks.remove(&folded);
+            }
+        }
+        if oper {
+            self.opers.fetch_sub(1, Ordering::Relaxed);
+        }
+        if registered {
+            out.extend(self.monitor_event(&nick, None));
+            self.record_whowas(client);
+        } else {
+            self.unregistered.fetch_sub(1, Ordering::Relaxed);
+        }
+        out
+    }
+
+    pub fn set_oper(&self, client: &ClientRef, name: Option<&str>) {
+        let was = {
+            let mut info = client.info();
+            let was = info.modes.oper;
+            info.modes.oper = name.is_some();
+            info.oper_name = name.map(str::to_string);
+            was
+        };
+        match (was, name.is_some()) {
+            (false, true) => {
+                self.opers.fetch_add(1, Ordering::Relaxed);
+            }
+            (true, false) => {
+                self.opers.fetch_sub(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+    }
+
+    /// Sets or clears AWAY; away-notify peers (and extended-monitor
+    /// watchers) hear of it.
+    pub fn set_away(&self, client: &ClientRef, away: Option<String>) -> Delivery {
+        client.info().away = away.clone();
+        Delivery::new(
+            Event::AwayChanged {
+                source: client.prefix(),
+                text: away,
+            },
+            self.interested(client, Cap::AwayNotify),
+        )
+        .only_with(Cap::AwayNotify)
+    }
+
+    /// SETNAME: setname peers and watchers hear of it, and the client itself
+    /// when it has the capability.
+    pub fn set_realname(&self, client: &ClientRef, realname: &str) -> Delivery {
         client.info().realname = realname.to_string();
-    }
-
-    pub fn set_away(&self, client: &ClientRef, away: Option<String>) {
-        client.info().away = away;
+        Delivery::new(
+            Event::RealnameChanged {
+                source: client.prefix(),
+                realname: realname.to_string(),
+            },
+            self.interested(client, Cap::Setname),
+        )
+        .only_with(Cap::Setname)
+        .echo(client.has_cap(Cap::Setname.bit()))
     }
 
     /// Notes that the client spoke (WHOIS idle time).
     pub fn touch_client(&self, client: &ClientRef) {
         client.info().last_message = tokio::time::Instant::now();
+    }
+
+    /// KILL: the victim gets the KILL line and its connection is asked to end.
+    pub fn kill(&self, killer: &ClientRef, victim: &ClientRef, reason: &str) -> Delivery {
+        let d = Delivery::new(
+            Event::Killed {
+                source: killer.prefix(),
+                victim: victim.nick(),
+                reason: reason.to_string(),
+            },
+            vec![victim.clone()],
+        );
+        victim.sendq.kill(reason);
+        d
+    }
+
+    /// WALLOPS to every client with +w (work proportional to all clients,
+    /// for a rare operator command).
+    pub fn wallops(&self, source: &ClientRef, text: &str) -> Delivery {
+        let to = self
+            .all_clients()
+            .into_iter()
+            .filter(|c| c.modes().wallops)
+            .collect();
+        Delivery::new(
+            Event::Wallops {
+                source: source.prefix(),
+                text: text.to_string(),
+            },
+            to,
+        )
     }
 
     /// Applies a user mode string (i, w, B; -o drops operator status, +o is
@@ -76,6 +282,7 @@ impl State {
             }
             (was, info.modes.invisible)
         };
+        // Only registered clients are counted (remove_client uncounts them).
         if was_invisible != now_invisible {
             self.count_invisible(now_invisible);
         }
@@ -83,45 +290,5 @@ impl State {
             self.set_oper(client, None);
         }
         (out, unknown)
-    }
-
-    /// Adds nicks to the client's MONITOR list, up to `limit` entries.
-    /// Returns the nicks now monitored among `targets`, and the index of the
-    /// first one that did not fit, if any.
-    pub fn monitor_add<'t>(
-        &self,
-        client: &ClientRef,
-        targets: &[&'t str],
-        limit: usize,
-    ) -> (Vec<&'t str>, Option<usize>) {
-        let mut added = Vec::new();
-        for (i, t) in targets.iter().enumerate() {
-            {
-                let mut info = client.info();
-                if !info.monitoring.iter().any(|m| self.casemap.eq(m, t)) {
-                    if info.monitoring.len() >= limit {
-                        return (added, Some(i));
-                    }
-                    info.monitoring.push(t.to_string());
-                }
-            }
-            self.watch(client.id, t);
-            added.push(*t);
-        }
-        (added, None)
-    }
-
-    pub fn monitor_remove(&self, client: &ClientRef, targets: &[&str]) {
-        for t in targets {
-            client.info().monitoring.retain(|m| !self.casemap.eq(m, t));
-            self.unwatch(client.id, t);
-        }
-    }
-
-    pub fn monitor_clear(&self, client: &ClientRef) {
-        let all = std::mem::take(&mut client.info().monitoring);
-        for t in all {
-            self.unwatch(client.id, &t);
-        }
     }
 }

@@ -1,8 +1,9 @@
-//! A message for many recipients, serialized once per distinct variant.
+//! A line for many recipients, serialized once per distinct variant.
 //!
-//! Which tags a recipient gets depends on three of its capabilities
-//! (server-time, message-tags, account-tag), so a message has at most eight
-//! wire forms. [`Event::for_caps`] builds each form on first use and hands
+//! Which form a recipient gets depends on four of its capabilities:
+//! server-time, message-tags and account-tag for the tags, and one that
+//! picks an alternative body (extended-join's JOIN). So a line has at most
+//! sixteen wire forms; [`Wire::for_caps`] builds each on first use and hands
 //! out the same `Bytes` to every recipient that needs it: a message to a
 //! thousand members costs a handful of serializations, not a thousand.
 
@@ -12,22 +13,25 @@ use bytes::Bytes;
 
 use crate::proto::{caps::Cap, line::add_tags, message::escape_tag_value, time};
 
-pub struct Event {
+pub struct Wire {
     /// The line without tags, CRLF included.
     body: Bytes,
+    /// A body for recipients with this capability bit instead.
+    alt: Option<(u32, Bytes)>,
     time: String,
     msgid: Option<String>,
     account: Option<String>,
     bot: bool,
     /// Client-only tags (`+key=value;...`), still escaped as received.
     client_tags: Option<String>,
-    forms: [OnceLock<Bytes>; 8],
+    forms: [OnceLock<Bytes>; 16],
 }
 
-impl Event {
+impl Wire {
     pub fn new(body: Bytes, unix_ms: u64) -> Self {
-        Event {
+        Wire {
             body,
+            alt: None,
             time: time::server_time(unix_ms),
             msgid: None,
             account: None,
@@ -35,6 +39,12 @@ impl Event {
             client_tags: None,
             forms: Default::default(),
         }
+    }
+
+    /// Recipients with `cap` get `body` instead.
+    pub fn alt(mut self, cap: Cap, body: Bytes) -> Self {
+        self.alt = Some((cap.bit(), body));
+        self
     }
 
     pub fn msgid(mut self, id: String) -> Self {
@@ -57,15 +67,13 @@ impl Event {
         self
     }
 
-    pub fn body(&self) -> &Bytes {
-        &self.body
-    }
-
     /// The wire form for a client with capability set `caps`.
     pub fn for_caps(&self, caps: u32) -> Bytes {
+        let alt = self.alt.as_ref().is_some_and(|(bit, _)| caps & bit != 0);
         let idx = usize::from(caps & Cap::ServerTime.bit() != 0)
             | usize::from(caps & Cap::MessageTags.bit() != 0) << 1
-            | usize::from(caps & Cap::AccountTag.bit() != 0) << 2;
+            | usize::from(caps & Cap::AccountTag.bit() != 0) << 2
+            | usize::from(alt) << 3;
         self.forms[idx].get_or_init(|| self.build(idx)).clone()
     }
 
@@ -98,7 +106,11 @@ impl Event {
             escape_tag_value(a, &mut v);
             add(&v);
         }
-        add_tags(&tags, &self.body)
+        let body = match (&self.alt, idx & 8 != 0) {
+            (Some((_, alt)), true) => alt,
+            _ => &self.body,
+        };
+        add_tags(&tags, body)
     }
 }
 
@@ -108,7 +120,7 @@ mod tests {
 
     #[test]
     fn one_serialization_per_variant() {
-        let e = Event::new(Bytes::from_static(b":a!b@c PRIVMSG #x :hi\r\n"), 0)
+        let e = Wire::new(Bytes::from_static(b":a!b@c PRIVMSG #x :hi\r\n"), 0)
             .msgid("m1".into())
             .client_tags(Some("+draft/react=x".into()))
             .account(Some("acc".into()));
@@ -126,6 +138,19 @@ mod tests {
         assert!(
             e.for_caps(Cap::AccountTag.bit())
                 .starts_with(b"@account=acc ")
+        );
+    }
+
+    #[test]
+    fn alternative_body_by_capability() {
+        let e = Wire::new(Bytes::from_static(b":a JOIN #x\r\n"), 0).alt(
+            Cap::ExtendedJoin,
+            Bytes::from_static(b":a JOIN #x * :real\r\n"),
+        );
+        assert_eq!(&e.for_caps(0)[..], b":a JOIN #x\r\n");
+        assert_eq!(
+            &e.for_caps(Cap::ExtendedJoin.bit())[..],
+            b":a JOIN #x * :real\r\n"
         );
     }
 }

@@ -1,0 +1,189 @@
+//! The one place where events become IRC lines: each [`Delivery`] from a
+//! State operation is serialized once per wire variant and queued to every
+//! recipient; the actor's own copy goes into its response buffer, so that
+//! labeled-response wraps it. Handlers, the idle driver and teardown all
+//! deliver through here.
+
+use bytes::Bytes;
+
+use super::{response::Response, wire::Wire};
+use crate::{
+    config::format_duration,
+    proto::{Line, caps::Cap, numerics::*},
+    state::{ClientRef, Delivery, Event},
+};
+
+/// The shared wire form of an event, or None for events whose line differs
+/// per recipient (it names the recipient).
+fn wire(d: &Delivery, server: &str) -> Option<Wire> {
+    let at = d.time_ms;
+    let line = |source: &str, command: &str| Line::new(Some(source), command);
+    Some(match &d.event {
+        Event::Joined {
+            channel,
+            source,
+            account,
+            realname,
+        } => {
+            let plain = line(source, "JOIN").arg(channel).build();
+            let extended = line(source, "JOIN")
+                .arg(channel)
+                .arg(account.as_deref().unwrap_or("*"))
+                .text(realname)
+                .build();
+            Wire::new(plain, at)
+                .alt(Cap::ExtendedJoin, extended)
+                .account(account.clone())
+        }
+        Event::Parted {
+            channel,
+            source,
+            reason,
+        } => {
+            let mut l = line(source, "PART").arg(channel);
+            if let Some(r) = reason {
+                l = l.text(r);
+            }
+            Wire::new(l.build(), at)
+        }
+        Event::Kicked {
+            channel,
+            source,
+            victim,
+            reason,
+        } => Wire::new(
+            line(source, "KICK").arg(channel).arg(victim).text(reason).build(),
+            at,
+        ),
+        Event::Quit { source, reason } => Wire::new(line(source, "QUIT").text(reason).build(), at),
+        Event::NickChanged { source, nick } => {
+            Wire::new(line(source, "NICK").text(nick).build(), at)
+        }
+        Event::ModeChanged {
+            channel,
+            source,
+            modes,
+            args,
+        } => Wire::new(
+            line(source, "MODE")
+                .arg(channel)
+                .arg(modes)
+                .args(args.iter().map(String::as_str))
+                .build(),
+            at,
+        ),
+        Event::TopicSet {
+            channel,
+            source,
+            text,
+        } => Wire::new(line(source, "TOPIC").arg(channel).text(text).build(), at),
+        Event::Invited {
+            source,
+            target,
+            channel,
+        } => Wire::new(line(source, "INVITE").arg(target).arg(channel).build(), at),
+        Event::AwayChanged { source, text } => {
+            let mut l = line(source, "AWAY");
+            if let Some(t) = text {
+                l = l.text(t);
+            }
+            Wire::new(l.build(), at)
+        }
+        Event::RealnameChanged { source, realname } => {
+            Wire::new(line(source, "SETNAME").text(realname).build(), at)
+        }
+        Event::Message {
+            verb,
+            source,
+            target,
+            text,
+            client_tags,
+            msgid,
+            account,
+            bot,
+        } => {
+            let mut l = line(source, verb.as_str()).arg(target);
+            if let Some(t) = text {
+                l = l.text(t);
+            }
+            Wire::new(l.build(), at)
+                .msgid(msgid.clone())
+                .account(account.clone())
+                .bot(*bot)
+                .client_tags(client_tags.clone())
+        }
+        Event::Wallops { source, text } => {
+            Wire::new(line(source, "WALLOPS").text(text).build(), at)
+        }
+        Event::Killed {
+            source,
+            victim,
+            reason,
+        } => Wire::new(line(source, "KILL").arg(victim).text(reason).build(), at),
+        Event::IdleWarning { channel, left } => {
+            let text = format!(
+                "{channel} has been idle and self-destructs in {} unless someone speaks.",
+                format_duration(std::time::Duration::from_secs(
+                    left.as_secs_f64().ceil() as u64
+                ))
+            );
+            Wire::new(line(server, "NOTICE").arg(channel).text(&text).build(), at)
+        }
+        Event::ChannelDestroyed { .. } | Event::MonitorOnline { .. } | Event::MonitorOffline { .. } => {
+            return None;
+        }
+    })
+}
+
+/// The line of a per-recipient event for `to`.
+fn personal(d: &Delivery, server: &str, to: &ClientRef) -> Option<Bytes> {
+    let nick = to.nick();
+    Some(match &d.event {
+        Event::ChannelDestroyed { channel, reason } => Line::new(Some(server), "KICK")
+            .arg(channel)
+            .arg(&nick)
+            .text(reason)
+            .build(),
+        Event::MonitorOnline { prefix } => Line::new(Some(server), RPL_MONONLINE.code)
+            .arg(&nick)
+            .text(prefix)
+            .build(),
+        Event::MonitorOffline { nick: gone } => Line::new(Some(server), RPL_MONOFFLINE.code)
+            .arg(&nick)
+            .text(gone)
+            .build(),
+        _ => return None,
+    })
+}
+
+/// Queues `d` to its recipients; the actor's copy (when `d.echo`) goes into
+/// `actor`'s response.
+pub fn deliver(server: &str, d: &Delivery, actor: Option<(&ClientRef, &mut Response)>) {
+    let wants = |c: &ClientRef| d.only_with.is_none_or(|cap| c.has_cap(cap.bit()));
+    match wire(d, server) {
+        Some(w) => {
+            for r in d.to.iter().filter(|r| wants(r)) {
+                r.sendq.push(w.for_caps(r.caps()));
+            }
+            if d.echo
+                && let Some((me, out)) = actor
+                && wants(me)
+            {
+                out.push(w.for_caps(me.caps()));
+            }
+        }
+        None => {
+            for r in d.to.iter().filter(|r| wants(r)) {
+                if let Some(l) = personal(d, server, r) {
+                    r.send(l);
+                }
+            }
+        }
+    }
+}
+
+/// The actor's own copy of `d`, for a line that must be queued at once (the
+/// joiner's JOIN, under the channel lock).
+pub fn echo_line(server: &str, d: &Delivery, me: &ClientRef) -> Option<Bytes> {
+    wire(d, server).map(|w| w.for_caps(me.caps()))
+}

@@ -1,0 +1,387 @@
+//! The session loop of one connection, the same for every transport: the
+//! ping and registration clocks, flood control, input paced by the client's
+//! own send queue, dispatch behind a panic boundary, jobs, the response
+//! buffer delivered as the queue drains, and teardown exactly once.
+
+use std::{
+    net::{IpAddr, SocketAddr},
+    panic::AssertUnwindSafe,
+    sync::Arc,
+    time::Duration,
+};
+
+use tokio::time::{Instant, sleep_until};
+
+use super::{
+    Shared,
+    flood::Bucket,
+    transport::{LineReader, LineWriter, write_loop},
+};
+use crate::{
+    commands::{self, Control, Ctx, Session, deliver},
+    proto::{
+        Line, Message,
+        caps::Cap,
+        codec::Frame,
+        message::{ParseError, unescape_tag_value},
+        numerics::*,
+    },
+    state::{ClientRef, State},
+};
+
+/// Why a connection ended, as a category for the log (never the user's text).
+#[derive(Debug, Clone, Copy)]
+enum End {
+    Quit,
+    Closed,
+    ReadError,
+    PingTimeout,
+    RegistrationTimeout,
+    Killed,
+    Flood,
+    Shutdown,
+    /// A handler panicked: the connection ends, the server's state does not
+    /// keep a ghost of it.
+    Internal,
+}
+
+/// Lines of input the connection keeps room for in its own send queue
+/// before it reads the next one.
+const INPUT_ROOM: usize = 1024;
+
+/// Releases what a client holds (nick, memberships, MONITOR entries, its
+/// per-address slot) exactly once, even when the session unwinds from a
+/// panic that the dispatch boundary did not catch.
+struct Teardown {
+    shared: Arc<Shared>,
+    client: ClientRef,
+    counted: Option<IpAddr>,
+    done: bool,
+}
+
+impl Teardown {
+    fn release(&mut self, reason: &str) {
+        if std::mem::replace(&mut self.done, true) {
+            return;
+        }
+        let state = &self.shared.state;
+        let server = state.config().server.name.clone();
+        for d in state.remove_client(&self.client, reason) {
+            deliver::deliver(&server, &d, None);
+        }
+        if let Some(key) = self.counted.take() {
+            state.release(key);
+        }
+    }
+}
+
+impl Drop for Teardown {
+    fn drop(&mut self) {
+        if !self.done {
+            self.release("Internal error");
+            self.client.send(
+                Line::new(None, "ERROR")
+                    .text("Closing Link: Internal error")
+                    .build(),
+            );
+            self.client.sendq.close();
+        }
+    }
+}
+
+/// Serves one admitted connection over a line transport; `counted` is the
+/// per-address key that [`State::admit`] counted it under, released at the end.
+pub async fn serve<R: LineReader, W: LineWriter>(
+    mut reader: R,
+    writer: W,
+    peer: SocketAddr,
+    tls: bool,
+    counted: Option<IpAddr>,
+    shared: Arc<Shared>,
+) {
+    let state = &shared.state;
+    let client = state.add_client(peer.ip(), tls);
+    tracing::info!(client = client.id, %peer, tls, "connected");
+    let mut teardown = Teardown {
+        shared: shared.clone(),
+        client: client.clone(),
+        counted,
+        done: false,
+    };
+    // The writer is a task of its own: measured faster at saturation than a
+    // future of this task (contrib/bench/RESULTS.md).
+    let writer = tokio::spawn(write_loop(writer, client.clone()));
+    let control: Arc<dyn Control> = shared.clone();
+    let mut session = Session::new(client.clone());
+    let config = state.config();
+    let flood_cfg = &config.flood;
+    let mut flood = (!flood_cfg.exempts(peer.ip()))
+        .then(|| Bucket::new(flood_cfg.burst, flood_cfg.lines_per_second, Instant::now()));
+    let registration_deadline = Instant::now() + config.limits.registration_timeout;
+    drop(config);
+    let mut last_read = Instant::now();
+    let mut ping_sent: Option<Instant> = None;
+
+    let (end, reason): (End, String) = 'conn: loop {
+        // The client's reading paces its pipelined commands: no next line
+        // while its own queue is more than half full.
+        while client.sendq.has_room(INPUT_ROOM) {
+            if let Some(b) = flood.as_mut()
+                && !b.ready(Instant::now())
+            {
+                break;
+            }
+            let Some(frame) = reader.next_frame() else {
+                break;
+            };
+            if let Some(b) = flood.as_mut() {
+                b.take();
+            }
+            if let Some(end) = handle_frame(frame, &mut session, &shared, &control).await {
+                break 'conn end;
+            }
+            if let Some(q) = session.quit.take() {
+                break 'conn (End::Quit, q);
+            }
+            if flood.is_some() && client.is_oper() {
+                flood = None;
+            }
+        }
+        // Fakelag lets input wait; a client this far behind is flooding.
+        // Timeouts and flood limits follow a rehash (one Arc clone per wakeup).
+        let config = state.config();
+        let (limits, flood_cfg) = (&config.limits, &config.flood);
+        if flood.is_some() && reader.backlog() > flood_cfg.recvq {
+            break (End::Flood, "Excess Flood".into());
+        }
+        let paced = !client.sendq.has_room(INPUT_ROOM);
+        let lagging = flood
+            .as_ref()
+            .filter(|_| !paced && reader.has_line())
+            .map(Bucket::ready_at);
+        reader.relax();
+        let deadline = match (session.registered, ping_sent) {
+            (false, _) => registration_deadline,
+            (true, Some(sent)) => sent + limits.ping_timeout,
+            (true, None) => last_read + limits.ping_interval,
+        };
+        let wake = lagging.map_or(deadline, |l| l.min(deadline));
+        tokio::select! {
+            biased;
+            _ = client.sendq.killed() => {
+                break (End::Killed, client.sendq.kill_reason().unwrap_or_else(|| "Killed".into()));
+            }
+            _ = shared.shutdown.cancelled() => break (End::Shutdown, "Server shutting down".into()),
+            _ = client.sendq.drained(), if paced => {}
+            r = reader.read(), if !paced => match r {
+                Ok(0) => break (End::Closed, "Connection closed".into()),
+                Ok(_) => {
+                    last_read = Instant::now();
+                    ping_sent = None;
+                }
+                Err(_) => break (End::ReadError, "Read error".into()),
+            },
+            _ = sleep_until(wake) => {
+                if Instant::now() < deadline {
+                    // A delayed line is due: back to processing.
+                    continue;
+                }
+                if !session.registered {
+                    break (End::RegistrationTimeout, "Registration timed out".into());
+                }
+                if ping_sent.is_some() {
+                    break (End::PingTimeout, format!("Ping timeout: {} seconds", limits.ping_timeout.as_secs()));
+                }
+                let server = &config.server.name;
+                client.send(Line::new(Some(server), "PING").text(server).build());
+                ping_sent = Some(Instant::now());
+            }
+        }
+    };
+
+    teardown.release(&reason);
+    let server = state.config().server.name.clone();
+    if matches!(end, End::Shutdown) {
+        let nick = client.nick();
+        client.send(
+            Line::new(Some(&server), "NOTICE")
+                .arg(&nick)
+                .text("Server shutting down")
+                .build(),
+        );
+    }
+    client.send(
+        Line::new(None, "ERROR")
+            .text(&closing_text(end, &reason))
+            .build(),
+    );
+    client.sendq.close();
+    let overflowed = matches!(end, End::Killed)
+        && client.sendq.kill_reason().as_deref() == Some("SendQ exceeded");
+    let flush_for = if overflowed {
+        Duration::ZERO
+    } else {
+        Duration::from_secs(5)
+    };
+    let abort = writer.abort_handle();
+    if tokio::time::timeout(flush_for, writer).await.is_err() {
+        abort.abort();
+    }
+    tracing::info!(client = client.id, why = ?end, "disconnected");
+}
+
+/// The command of a line being refused, for the error reply ("*" if none).
+fn command_name(line: &str) -> String {
+    Message::parse(line)
+        .map(|m| m.command.to_ascii_uppercase())
+        .unwrap_or_else(|_| "*".into())
+}
+
+/// Tells a refused plaintext connection why, in one ERROR line, and closes it.
+pub async fn refuse(mut stream: tokio::net::TcpStream, peer: SocketAddr, why: &str) {
+    use tokio::io::AsyncWriteExt;
+    let line = Line::new(None, "ERROR")
+        .text(&format!("Closing Link: {} ({why})", peer.ip()))
+        .build();
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        let _ = stream.write_all(&line).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
+}
+
+/// The text of the final ERROR line.
+fn closing_text(end: End, reason: &str) -> String {
+    match end {
+        End::Shutdown => "Server shutting down".into(),
+        _ => format!("Closing Link: {reason}"),
+    }
+}
+
+/// Runs `f` behind the panic boundary: a panic ends this connection (the
+/// panic hook logs where, never the payload, which may quote the line).
+fn guarded(f: impl FnOnce()) -> bool {
+    std::panic::catch_unwind(AssertUnwindSafe(f)).is_ok()
+}
+
+/// Runs one frame: dispatch, then any job it started and its continuation,
+/// then delivers the whole response paced by the client's reading.
+async fn handle_frame(
+    frame: Frame,
+    session: &mut Session,
+    shared: &Shared,
+    control: &Arc<dyn Control>,
+) -> Option<(End, String)> {
+    let state = &shared.state;
+    let client = session.client.clone();
+    let (mut out, label) = {
+        let mut ctx = Ctx::new(state, session, control.clone());
+        let Some(label) = run_line(&mut ctx, frame) else {
+            return Some((End::Internal, "Internal error".into()));
+        };
+        (ctx.out.take(), label)
+    };
+    while let Some(job) = session.job.take() {
+        let then = job.await;
+        let mut ctx = Ctx::new(state, session, control.clone());
+        if !guarded(|| then(&mut ctx)) {
+            return Some((End::Internal, "Internal error".into()));
+        }
+        out.append(ctx.out.take());
+    }
+    let server = state.config().server.name.clone();
+    let lines = out.into_lines(&client, label.as_deref(), &server);
+    if !pace(&client, state, lines, shared).await {
+        return Some((
+            End::Killed,
+            client
+                .sendq
+                .kill_reason()
+                .unwrap_or_else(|| "Killed".into()),
+        ));
+    }
+    None
+}
+
+/// Checks and dispatches one frame into `ctx.out`; returns the client's
+/// labeled-response label (Some(None) when it sent none), or None when the
+/// handler panicked.
+#[allow(clippy::option_option)]
+fn run_line(ctx: &mut Ctx, frame: Frame) -> Option<Option<String>> {
+    let line = match frame {
+        Frame::TooLong => {
+            ctx.reply(ERR_INPUTTOOLONG, &[]);
+            return Some(None);
+        }
+        Frame::Line(line) => line,
+    };
+    let Ok(text) = std::str::from_utf8(&line) else {
+        // UTF8ONLY is advertised: the line is refused, nothing else changes.
+        let command = command_name(&String::from_utf8_lossy(&line));
+        ctx.fail(
+            &command,
+            "INVALID_UTF8",
+            "Message rejected, your message contained invalid UTF-8",
+        );
+        return Some(None);
+    };
+    if text.contains('\0') {
+        let command = command_name(text);
+        ctx.reply(ERR_UNKNOWNERROR, &[&command, "Line contains a NUL byte"]);
+        return Some(None);
+    }
+    // The label is read from the raw tag section, so that even a line that
+    // does not parse gets a labeled answer.
+    let label = ctx
+        .client()
+        .has_cap(Cap::LabeledResponse.bit())
+        .then(|| text.strip_prefix('@'))
+        .flatten()
+        .and_then(|t| t.split(' ').next())
+        .and_then(|tags| tags.split(';').find_map(|t| t.strip_prefix("label=")))
+        .map(unescape_tag_value)
+        .filter(|v| !v.is_empty());
+    ctx.labeled = label.is_some();
+    match Message::parse(text) {
+        Ok(msg) => {
+            if !guarded(|| commands::dispatch(ctx, &msg)) {
+                tracing::error!(client = ctx.client().id, "a handler panicked; closing the connection");
+                return None;
+            }
+        }
+        Err(ParseError::Empty) => return Some(None),
+        Err(_) => ctx.reply(ERR_UNKNOWNERROR, &["*", "Malformed message"]),
+    }
+    Some(label)
+}
+
+/// Queues a response's lines as the client's queue drains. A client that
+/// reads nothing for a whole ping timeout while a reply waits is cut off
+/// with "SendQ exceeded". Returns false when the connection must end.
+async fn pace(
+    client: &ClientRef,
+    state: &State,
+    mut lines: commands::response::Lines,
+    shared: &Shared,
+) -> bool {
+    while let Some(l) = lines.next(state) {
+        while !client.sendq.has_room(l.len()) {
+            let patience = state.config().limits.ping_timeout;
+            tokio::select! {
+                biased;
+                _ = client.sendq.killed() => return false,
+                _ = shared.shutdown.cancelled() => return false,
+                r = tokio::time::timeout(patience, client.sendq.drained()) => {
+                    if r.is_err() {
+                        client.sendq.kill("SendQ exceeded");
+                        return false;
+                    }
+                }
+            }
+        }
+        if !client.sendq.push(l) {
+            return false;
+        }
+    }
+    true
+}
