@@ -439,6 +439,10 @@ async fn nothing_said_reaches_a_log_or_a_file() {
     b.expect_closed().await;
     c.send(&format!("QUIT :quit-{M}")).await;
     c.expect_closed().await;
+    // A handler panic (test-build hook) is logged with its location only.
+    let mut d = login("dave").await;
+    d.send(&format!("__PANIC panic-{M}")).await;
+    d.expect_closed().await;
     p.signal("-TERM");
     a.expect_closed().await;
     assert!(p.wait().success());
@@ -448,7 +452,9 @@ async fn nothing_said_reaches_a_log_or_a_file() {
     assert!(
         log.contains("connected")
             && log.contains("command=\"PRIVMSG\"")
-            && log.contains("command=\"OPER\""),
+            && log.contains("command=\"OPER\"")
+            && log.contains("panic")
+            && log.contains("location=src/"),
         "{log}"
     );
     assert!(log.lines().count() > 20, "{log}");

@@ -226,3 +226,92 @@ async fn per_address_limits_and_throttle_with_exemptions() {
     }
     assert_eq!(srv.handle.state().local_users(), 60);
 }
+
+/// Hostile parameters through every command in the dispatch table, for a
+/// registered client on a channel: multibyte first characters, empty, `:`,
+/// `*`, 400 bytes, 15 parameters. Nothing panics, every connection still
+/// answers PING, and the nick is free for someone else after QUIT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_parameters_through_every_command() {
+    let srv = start("").await;
+    let long = "x".repeat(400);
+    let sets: Vec<String> = vec![
+        "é".into(),
+        ":".into(),
+        "::".into(),
+        "*".into(),
+        "é :é".into(),
+        "日本 ,é :x y".into(),
+        "#h é :é".into(),
+        "#h +l :5 6".into(),
+        "#h +kb é :é".into(),
+        "a b c d e f g h i j k l m n o p".into(),
+        long.clone(),
+        format!("#h {long}"),
+    ];
+    let mut witness = srv.user("witness").await;
+    witness.send("JOIN #h").await;
+    witness.expect("366").await;
+    witness.record = false;
+    for (n, command) in ircd::commands::command_names().into_iter().enumerate() {
+        if command == "QUIT" {
+            continue;
+        }
+        let nick = format!("h{n}");
+        let mut c = srv.user(&nick).await;
+        c.record = false;
+        c.send("JOIN #h").await;
+        // Three failed OPERs close a connection by design: two here.
+        let take = if command == "OPER" { 2 } else { sets.len() };
+        let mut burst = format!("{command}\r\n{command} :\r\n");
+        for p in sets.iter().take(take) {
+            burst.push_str(&format!("{command} {p}\r\n"));
+        }
+        c.send_raw(burst.as_bytes()).await;
+        c.sync().await;
+        witness.sync().await;
+    }
+    // LIST é used to panic the worker (split_at(1) on a multibyte char).
+    let mut lister = srv.user("lister").await;
+    lister.send("LIST é").await;
+    lister.expect("323").await;
+    lister.send("LIST >é,<é,!é,C>é,T<é,é*").await;
+    lister.expect("323").await;
+    lister.send("QUIT").await;
+    lister.expect_closed().await;
+    let mut again = srv.user("lister").await;
+    again.sync().await;
+}
+
+/// A panic inside a handler (a hook only test builds have) ends only that
+/// connection, and leaves no ghost: the nick is free, the memberships are
+/// gone (the channel hears QUIT), the per-address slot is released.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handler_panic_leaves_no_ghost() {
+    let srv = start("[connections]\nper_ip = 2\nexempt = []\n").await;
+    let mut a = srv.user("victim").await;
+    let mut b = srv.user("bystander").await;
+    for c in [&mut a, &mut b] {
+        c.send("JOIN #room").await;
+        c.expect("366").await;
+    }
+    b.sync().await;
+    a.send("__PANIC secret-payload").await;
+    let end = a.expect_closed().await;
+    assert!(
+        end.iter()
+            .any(|m| m.command == "ERROR" && m.last().contains("Internal error")),
+        "{end:?}"
+    );
+    let quit = b.expect("QUIT").await;
+    assert_eq!(quit.nick(), "victim");
+    // A third connection from the same address fits (per_ip = 2) only if
+    // the dead one's slot was released, and it can take the nick.
+    let mut c = srv.user("victim").await;
+    c.send("NAMES #room").await;
+    let names = c.expect("353").await;
+    assert_eq!(names.last(), "bystander");
+    b.send("PRIVMSG #room :still here").await;
+    b.sync().await;
+    c.sync().await;
+}
