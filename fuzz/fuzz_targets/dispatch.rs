@@ -130,7 +130,9 @@ fn start() -> Harness {
 async fn connect(addr: SocketAddr) -> TcpStream {
     let socket = TcpSocket::new_v4().expect("socket");
     // Closing with RST leaves no TIME_WAIT behind: hundreds of connections
-    // a second would otherwise run through the ephemeral ports.
+    // a second would otherwise run through the ephemeral ports. (Deprecated
+    // because a non-zero linger blocks on drop; zero never waits.)
+    #[allow(deprecated)]
     socket.set_linger(Some(Duration::ZERO)).expect("SO_LINGER");
     let stream = socket.connect(addr).await.expect("connect to the server");
     stream.set_nodelay(true).expect("TCP_NODELAY");

@@ -72,37 +72,52 @@ pub fn normalize_mask(mask: &str) -> String {
     format!("{}!{}@{}", or_star(nick), or_star(user), or_star(host))
 }
 
+/// A network in CIDR notation ("10.0.0.0/8", "::1/128"), parsed once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    net: IpAddr,
+    bits: u32,
+}
+
+impl Cidr {
+    /// Parses `net/bits`; None when it is not a CIDR of its address family.
+    pub fn parse(s: &str) -> Option<Cidr> {
+        let (net, bits) = s.split_once('/')?;
+        let net = net.parse::<IpAddr>().ok()?;
+        let bits = bits.parse::<u32>().ok()?;
+        (bits <= if net.is_ipv4() { 32 } else { 128 }).then_some(Cidr { net, bits })
+    }
+
+    /// Is `ip` in this network? An IPv4-mapped IPv6 address counts as IPv4.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(a) => a.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        let bits = self.bits;
+        match (self.net, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let m = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+                u32::from(n) & m == u32::from(a) & m
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let m = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+                u128::from(n) & m == u128::from(a) & m
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.net, self.bits)
+    }
+}
+
 /// Does `host_mask` (the part after '@') match the client's address by CIDR?
 pub fn cidr_match(host_mask: &str, ip: IpAddr) -> bool {
-    let Some((net, bits)) = host_mask.split_once('/') else {
-        return false;
-    };
-    let (Ok(net), Ok(bits)) = (net.parse::<IpAddr>(), bits.parse::<u32>()) else {
-        return false;
-    };
-    match (net, ip) {
-        (IpAddr::V4(n), IpAddr::V4(a)) if bits <= 32 => {
-            let m = if bits == 0 {
-                0
-            } else {
-                u32::MAX << (32 - bits)
-            };
-            u32::from(n) & m == u32::from(a) & m
-        }
-        (IpAddr::V6(n), IpAddr::V6(a)) if bits <= 128 => {
-            let m = if bits == 0 {
-                0
-            } else {
-                u128::MAX << (128 - bits)
-            };
-            u128::from(n) & m == u128::from(a) & m
-        }
-        (IpAddr::V4(n), IpAddr::V6(a)) if bits <= 32 => match a.to_ipv4_mapped() {
-            Some(a) => cidr_match(&format!("{n}/{bits}"), IpAddr::V4(a)),
-            None => false,
-        },
-        _ => false,
-    }
+    Cidr::parse(host_mask).is_some_and(|c| c.contains(ip))
 }
 
 /// A hostname is valid when it is dot-separated labels of letters, digits and

@@ -1,0 +1,213 @@
+//! Layer 1 of the config: what the user wrote, read by serde with unknown
+//! keys refused. Defaults here are the documented ones (ircd.toml.example).
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::proto::Casemapping;
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConfig {
+    pub server: RawServer,
+    pub listen: Option<Vec<RawListen>>,
+    pub tls: Option<RawTlsFiles>,
+    pub limits: RawLimits,
+    pub channels: RawChannels,
+    pub flood: RawFlood,
+    pub connections: RawConnections,
+    pub services: RawServices,
+    pub oper: Vec<RawOper>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawServer {
+    pub name: String,
+    pub network: String,
+    pub description: String,
+    pub password: Option<String>,
+    pub motd: Option<PathBuf>,
+    pub data_dir: PathBuf,
+    pub casemapping: Casemapping,
+    pub admin_location: String,
+    pub admin_email: String,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        RawServer {
+            name: "irc.localhost".into(),
+            network: "HomeNet".into(),
+            description: "a home IRC server".into(),
+            password: None,
+            motd: None,
+            data_dir: "data".into(),
+            casemapping: Casemapping::Rfc1459,
+            admin_location: "a home IRC server".into(),
+            admin_email: "root@localhost".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawListen {
+    pub address: String,
+    #[serde(default)]
+    pub tls: RawListenTls,
+}
+
+/// `tls = true`, `tls = false` or `tls = { cert = "...", key = "..." }`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(untagged)]
+pub enum RawListenTls {
+    #[default]
+    Off,
+    Flag(bool),
+    Files(RawTlsFiles),
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawTlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLimits {
+    pub nicklen: usize,
+    pub userlen: usize,
+    pub realnamelen: usize,
+    pub channellen: usize,
+    pub topiclen: usize,
+    pub awaylen: usize,
+    pub kicklen: usize,
+    pub max_channels: usize,
+    pub max_list_entries: usize,
+    pub max_targets: usize,
+    pub whowas_entries: usize,
+    pub monitor: usize,
+    pub client_tag_deny: Vec<String>,
+    pub sendq: usize,
+    pub ping_interval: String,
+    pub ping_timeout: String,
+    pub registration_timeout: String,
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        RawLimits {
+            nicklen: 30,
+            userlen: 10,
+            realnamelen: 128,
+            channellen: 64,
+            topiclen: 390,
+            awaylen: 200,
+            kicklen: 390,
+            max_channels: 50,
+            max_list_entries: 100,
+            max_targets: 4,
+            whowas_entries: 1000,
+            monitor: 100,
+            client_tag_deny: Vec::new(),
+            sendq: 256 * 1024,
+            ping_interval: "90s".into(),
+            ping_timeout: "120s".into(),
+            registration_timeout: "60s".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawChannels {
+    pub ephemeral_by_default: bool,
+    pub idle_timeout: String,
+    pub min_idle_timeout: String,
+    pub max_idle_timeout: String,
+    pub warn_before: String,
+    pub enforce_ephemeral: bool,
+}
+
+impl Default for RawChannels {
+    fn default() -> Self {
+        RawChannels {
+            ephemeral_by_default: false,
+            idle_timeout: "30m".into(),
+            min_idle_timeout: "1m".into(),
+            max_idle_timeout: "7d".into(),
+            warn_before: "1m".into(),
+            enforce_ephemeral: false,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawFlood {
+    pub enabled: bool,
+    pub burst: u32,
+    pub lines_per_second: f64,
+    pub recvq: usize,
+    pub exempt: Vec<String>,
+}
+
+impl Default for RawFlood {
+    fn default() -> Self {
+        RawFlood {
+            enabled: true,
+            burst: 10,
+            lines_per_second: 2.0,
+            recvq: 16384,
+            exempt: vec!["127.0.0.0/8".into(), "::1/128".into()],
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConnections {
+    pub per_ip: usize,
+    pub ipv6_prefix: u32,
+    pub throttle: usize,
+    pub throttle_window: String,
+    pub exempt: Vec<String>,
+}
+
+impl Default for RawConnections {
+    fn default() -> Self {
+        RawConnections {
+            per_ip: 16,
+            ipv6_prefix: 64,
+            throttle: 10,
+            throttle_window: "60s".into(),
+            exempt: vec!["127.0.0.0/8".into(), "::1/128".into()],
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawServices {
+    pub enabled: bool,
+}
+
+impl Default for RawServices {
+    fn default() -> Self {
+        RawServices { enabled: true }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOper {
+    pub name: String,
+    pub password: String,
+    #[serde(default)]
+    pub host: Option<String>,
+}
+
