@@ -8,6 +8,7 @@
 
 pub mod commands;
 pub mod config;
+pub mod init;
 pub mod net;
 pub mod proto;
 pub mod state;
