@@ -8,7 +8,7 @@
 # started from the prefix serves a client and the templated oper.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-it_init homebox_ansible 300 "$@"
+it_init homebox_ansible 200 "$@"
 
 REPO=$(cd "$IT_LIB_DIR/.." && pwd)
 CLIENT="$IT_LIB_DIR/homebox_client.py"

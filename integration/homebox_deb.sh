@@ -17,7 +17,7 @@
 # The installed config listens on 127.0.0.1:6667 and 6697 as shipped.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-it_init homebox_deb 600 "$@"
+it_init homebox_deb 200 "$@"
 
 REPO=$(cd "$IT_LIB_DIR/.." && pwd)
 CLIENT="$IT_LIB_DIR/homebox_client.py"
