@@ -13,7 +13,10 @@
 #   rest, and the machine is as it was before.
 #
 # systemd is not PID 1 in this sandbox, so the unit is checked with
-# systemd-analyze and the server is started the way the unit would start it.
+# systemd-analyze and the server is started the way the unit would start it:
+# as ircd, with the unit's capability bounding set and no-new-privileges, and
+# under the seccomp filter that homebox_sandbox.py builds from the installed
+# unit (SystemCallFilter, RestrictAddressFamilies, MemoryDenyWriteExecute).
 # The installed config listens on 127.0.0.1:6667 and 6697 as shipped.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -21,6 +24,7 @@ it_init homebox_deb 200 "$@"
 
 REPO=$(cd "$IT_LIB_DIR/.." && pwd)
 CLIENT="$IT_LIB_DIR/homebox_client.py"
+SANDBOX="$IT_LIB_DIR/homebox_sandbox.py"
 UNIT="$REPO/contrib/systemd/ircd.service"
 INSTALLED=0
 
@@ -28,6 +32,7 @@ INSTALLED=0
 for tool in cargo-deb lintian dpkg systemd-analyze setpriv openssl adduser; do
     command -v "$tool" >/dev/null || it_fail "required tool '$tool' not found (.ci/run installs it)"
 done
+/usr/bin/python3 -c 'import seccomp' 2>/dev/null || it_fail "python3-seccomp not installed (.ci/run installs it)"
 if dpkg-query -W -f='${Status}' ircd 2>/dev/null | grep -q installed; then
     it_fail "a package named ircd is already installed here; not touching it"
 fi
@@ -107,19 +112,33 @@ it_step "check-config, as root and as the ircd user"
 /usr/bin/ircd check-config --config /etc/ircd/ircd.toml
 runuser -u ircd -- /usr/bin/ircd check-config --config /etc/ircd/ircd.toml
 
-it_step "the server from the installed files, as ircd"
+it_step "the unit's seccomp filter bites"
+sandboxed() { setpriv --no-new-privs /usr/bin/python3 "$SANDBOX" "$unit_path" -- "$@"; }
+touch "$IT_TMP/owned"
+if sandboxed chown 0:0 "$IT_TMP/owned" 2>/dev/null; then it_fail "chown (@privileged) was allowed"; fi
+if sandboxed /usr/bin/python3 -c 'import mmap; mmap.mmap(-1, 4096, prot=7)' 2>/dev/null; then
+    it_fail "a writable and executable mapping was allowed"
+fi
+if sandboxed /usr/bin/python3 -c 'import socket; socket.socket(socket.AF_NETLINK, socket.SOCK_RAW)' 2>/dev/null; then
+    it_fail "an AF_NETLINK socket was allowed"
+fi
+
+it_step "the server from the installed files, as ircd, sandboxed like the unit"
 # As the unit runs it: user ircd, working directory /var/lib/ircd, only
-# CAP_NET_BIND_SERVICE in the bounding set, no new privileges, UMask 0077.
+# CAP_NET_BIND_SERVICE in the bounding set, no new privileges, UMask 0077,
+# the unit's seccomp filter.
 (
     cd /var/lib/ircd
     umask 0077
     exec setpriv --reuid=ircd --regid=ircd --init-groups --no-new-privs \
         --bounding-set=-all,+net_bind_service \
+        /usr/bin/python3 "$SANDBOX" "$unit_path" -- \
         /usr/bin/ircd --config /etc/ircd/ircd.toml
 ) 2>"$IT_TMP/server.log" &
 SERVER=$!
 IT_PIDS+=("$SERVER")
 it_poll 10 "the installed server listens" grep -q listening "$IT_TMP/server.log"
+it_log "$(grep -m1 homebox_sandbox "$IT_TMP/server.log")"
 [[ $(ps -o user= -p "$SERVER") == ircd ]] || it_fail "server runs as $(ps -o user= -p "$SERVER")"
 grep -q $'\e\[' "$IT_TMP/server.log" && it_fail "ANSI colours in logs to a non-terminal"
 [[ $(stat -c '%U' /var/lib/ircd/tls-cert.pem) == ircd ]] || it_fail "generated certificate not owned by ircd"
