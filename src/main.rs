@@ -27,12 +27,16 @@ enum Command {
     CheckConfig,
     /// Print a bcrypt hash of a password read from stdin (for [[oper]] password).
     Mkpasswd,
+    /// Write a commented ircd.toml, a MOTD, the data folder and a self-signed
+    /// certificate into DIR (default: here); never overwrites a file.
+    Init { dir: Option<PathBuf> },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Mkpasswd) => mkpasswd(),
+        Some(Command::Init { dir }) => ircd::init::run(dir.as_deref()),
         Some(Command::CheckConfig) => {
             let Some(path) = cli.config else {
                 eprintln!("ircd check-config: --config FILE is required");

@@ -7,6 +7,7 @@ mod binary;
 mod channels;
 mod connection;
 mod ephemeral;
+mod init;
 mod ircv3;
 mod parser_vectors;
 mod robustness;
