@@ -109,6 +109,22 @@ impl Shared {
     }
 }
 
+/// What a listener speaks; a WebSocket kind joins these.
+enum Kind {
+    Plain,
+    Tls(Arc<ServerConfig>),
+}
+
+impl Shared {
+    /// The kind of listener `index` now (its TLS config follows rehashes).
+    fn kind(&self, index: usize) -> Kind {
+        match self.tls[index].read().clone() {
+            None => Kind::Plain,
+            Some(cfg) => Kind::Tls(cfg),
+        }
+    }
+}
+
 /// A bound server, not yet accepting.
 pub struct Server {
     shared: Arc<Shared>,
@@ -211,7 +227,7 @@ async fn accept_loop(listener: TcpListener, index: usize, shared: Arc<Shared>) {
         match accepted {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
-                let tls = shared.tls[index].read().clone();
+                let kind = shared.kind(index);
                 // Per-address limits before anything else, a TLS handshake included.
                 let counted = match shared.state.admit(peer.ip()) {
                     Ok(counted) => counted,
@@ -219,7 +235,7 @@ async fn accept_loop(listener: TcpListener, index: usize, shared: Arc<Shared>) {
                         tracing::info!(%peer, why, "connection refused");
                         // A TLS client would need a handshake to read the
                         // reason; refused TLS connections are just closed.
-                        if tls.is_none() {
+                        if matches!(kind, Kind::Plain) {
                             shared.tracker.spawn(session::refuse(stream, peer, why));
                         }
                         continue;
@@ -228,14 +244,14 @@ async fn accept_loop(listener: TcpListener, index: usize, shared: Arc<Shared>) {
                 let shared2 = shared.clone();
                 // Plaintext and TLS connections are separate tasks, so that a
                 // plaintext one does not carry the (much larger) TLS future.
-                match tls {
-                    None => {
+                match kind {
+                    Kind::Plain => {
                         let (rd, wr) = transport::stream(stream);
                         shared
                             .tracker
                             .spawn(session::serve(rd, wr, peer, false, counted, shared2));
                     }
-                    Some(cfg) => {
+                    Kind::Tls(cfg) => {
                         shared
                             .tracker
                             .spawn(serve_tls(stream, peer, cfg, counted, shared2));
