@@ -10,6 +10,7 @@ pub mod config;
 pub mod init;
 pub mod net;
 pub mod proto;
+pub mod services;
 pub mod state;
 
 pub use config::Config;

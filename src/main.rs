@@ -30,6 +30,17 @@ enum Command {
     /// Write a commented ircd.toml, a MOTD, the data folder and a self-signed
     /// certificate into DIR (default: here); never overwrites a file.
     Init { dir: Option<PathBuf> },
+    /// The account store in the data directory, offline.
+    Store {
+        #[command(subcommand)]
+        action: StoreAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreAction {
+    /// Open the store and read every record; exit 1 if anything is wrong.
+    Check,
 }
 
 fn main() -> ExitCode {
@@ -37,6 +48,9 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::Mkpasswd) => mkpasswd(),
         Some(Command::Init { dir }) => ircd::init::run(dir.as_deref()),
+        Some(Command::Store {
+            action: StoreAction::Check,
+        }) => store_check(cli.config),
         Some(Command::CheckConfig) => {
             let Some(path) = cli.config else {
                 eprintln!("ircd check-config: --config FILE is required");
@@ -54,6 +68,35 @@ fn main() -> ExitCode {
             }
         }
         None => serve(cli.config),
+    }
+}
+
+fn store_check(path: Option<PathBuf>) -> ExitCode {
+    let config = match &path {
+        Some(p) => match Config::load(p) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("{}: invalid configuration:\n{e}", p.display());
+                return ExitCode::FAILURE;
+            }
+        },
+        None => Config::defaults(),
+    };
+    let dir = &config.server.data_dir;
+    let checked = ircd::services::Accounts::open(dir, config.server.casemapping)
+        .and_then(|a| a.store().check());
+    match checked {
+        Ok((accounts, nicks, channels)) => {
+            println!(
+                "{}: ok: {accounts} account(s), {nicks} nick(s), {channels} channel registration(s)",
+                dir.join("accounts.redb").display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", dir.join("accounts.redb").display());
+            ExitCode::FAILURE
+        }
     }
 }
 

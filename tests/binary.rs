@@ -127,6 +127,19 @@ pub fn spawn_full(server_keys: &str, extra: &str, env: &[(&str, &str)]) -> Proc 
         .replace("127.0.0.1:0", &format!("127.0.0.1:{port}"))
         .replacen("[server]\n", &format!("[server]\n{server_keys}"), 1);
     std::fs::write(dir.path().join("ircd.toml"), text).unwrap();
+    start_in(dir, port, env)
+}
+
+/// Starts the binary again on the same folder and port (a restart).
+pub fn respawn(mut p: Proc) -> Proc {
+    let dir = std::mem::replace(&mut p.dir, tempfile::tempdir().unwrap());
+    let port = p.port;
+    drop(p);
+    start_in(dir, port, &[])
+}
+
+/// Starts the binary on `dir/ircd.toml` and waits for `port`.
+fn start_in(dir: tempfile::TempDir, port: u16, env: &[(&str, &str)]) -> Proc {
     let mut cmd = Command::new(BIN);
     cmd.arg("--config")
         .arg(dir.path().join("ircd.toml"))

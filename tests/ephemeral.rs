@@ -370,7 +370,7 @@ async fn nothing_said_reaches_a_log_or_a_file() {
     const M: &str = "Zq7MarkerXv";
     let hash = bcrypt::hash(format!("oper-{M}"), 4).unwrap();
     let p_extra = format!(
-        "[[oper]]\nname = \"boss\"\npassword = {hash:?}\n[channels]\nmin_idle_timeout = \"1s\"\nwarn_before = \"1s\"\n"
+        "[[oper]]\nname = \"boss\"\npassword = {hash:?}\n[channels]\nmin_idle_timeout = \"1s\"\nwarn_before = \"1s\"\n[services]\nbcrypt_cost = 4\n"
     );
     let mut p = crate::binary::spawn_full(
         &format!("password = \"pass-{M}\"\n"),
@@ -439,6 +439,35 @@ async fn nothing_said_reaches_a_log_or_a_file() {
     b.expect_closed().await;
     c.send(&format!("QUIT :quit-{M}")).await;
     c.expect_closed().await;
+    // Services: passwords in NickServ commands, SASL and PASS never show.
+    let mut e = login("erin").await;
+    e.send(&format!("NS REGISTER nspw-{M}")).await;
+    e.expect("900").await;
+    e.send(&format!("PRIVMSG NickServ :IDENTIFY erin wrong-{M}")).await;
+    e.expect("NOTICE").await;
+    e.send(&format!("NS SET PASSWORD new-{M}")).await;
+    e.expect("NOTICE").await;
+    e.send(&format!("CS CLOSE #nowhere reason-{M}")).await;
+    e.expect("NOTICE").await;
+    e.send("QUIT").await;
+    e.expect_closed().await;
+    let payload = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(format!("\0erin\0new-{M}"))
+    };
+    let mut s = TestClient::connect(([127, 0, 0, 1], port).into()).await;
+    s.send(&format!("PASS pass-{M}")).await;
+    s.send("CAP REQ :sasl").await;
+    s.send("NICK sasl").await;
+    s.send("USER s 0 * :s").await;
+    s.send("AUTHENTICATE PLAIN").await;
+    s.expect("AUTHENTICATE").await;
+    s.send(&format!("AUTHENTICATE {payload}")).await;
+    s.expect("903").await;
+    s.send("CAP END").await;
+    s.expect("001").await;
+    s.send("QUIT").await;
+    s.expect_closed().await;
     // A handler panic (test-build hook) is logged with its location only.
     let mut d = login("dave").await;
     d.send(&format!("__PANIC panic-{M}")).await;
@@ -460,7 +489,7 @@ async fn nothing_said_reaches_a_log_or_a_file() {
     assert!(log.lines().count() > 20, "{log}");
     for (i, line) in log.lines().enumerate() {
         assert!(
-            !line.to_lowercase().contains(&M.to_lowercase()),
+            !line.to_lowercase().contains(&M.to_lowercase()) && !line.contains(&payload),
             "log line {i} leaks content: {line}"
         );
     }
@@ -469,7 +498,7 @@ async fn nothing_said_reaches_a_log_or_a_file() {
         let bytes = std::fs::read(&f).unwrap();
         let text = String::from_utf8_lossy(&bytes).to_lowercase();
         assert!(
-            !text.contains(&M.to_lowercase()),
+            !text.contains(&M.to_lowercase()) && !text.contains(&payload.to_lowercase()),
             "{} holds content",
             f.display()
         );

@@ -11,4 +11,5 @@ mod init;
 mod ircv3;
 mod parser_vectors;
 mod robustness;
+mod services;
 mod timers;

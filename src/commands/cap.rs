@@ -58,12 +58,16 @@ pub fn cap(ctx: &mut Ctx, msg: &Message) {
             let mut add = 0u32;
             let mut remove = 0u32;
             let mut ok = !requested.trim().is_empty();
+            let available: Vec<Cap> = offered(&ctx.config, ctx.client().tls)
+                .into_iter()
+                .map(|(c, _)| c)
+                .collect();
             for item in requested.split_whitespace() {
                 let (off, name) = match item.strip_prefix('-') {
                     Some(n) => (true, n),
                     None => (false, item),
                 };
-                match Cap::from_name(name).filter(|c| c.requestable()) {
+                match Cap::from_name(name).filter(|c| c.requestable() && available.contains(c)) {
                     Some(c) if off => remove |= c.bit(),
                     Some(c) => add |= c.bit(),
                     None => ok = false,
@@ -109,6 +113,10 @@ pub fn offered(config: &Config, tls_connection: bool) -> Vec<(Cap, Option<String
     Cap::ALL
         .iter()
         .filter_map(|&c| match c {
+            Cap::Sasl => config
+                .services
+                .enabled
+                .then(|| (c, Some(crate::commands::sasl::MECHANISMS.to_string()))),
             Cap::Sts => sts_port.map(|port| {
                 // Spec: `port` on plaintext connections, `duration` on secure ones.
                 let v = if tls_connection {

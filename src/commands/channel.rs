@@ -77,6 +77,19 @@ fn join_one(ctx: &mut Ctx, name: &str, key: Option<&str>) {
         ctx.deliver(away);
     }
     let view = joined.view;
+    // The founder of a registered channel gets ops on join (from ChanServ).
+    if let (Some(acc), Some(account)) = (ctx.control.accounts(), client.snapshot().account)
+        && acc.is_founder(&view.name, &account)
+        && let Ok(Some(d)) = ctx.state.service_mode(
+            &view.name,
+            &client,
+            'o',
+            true,
+            &crate::services::Service::ChanServ.prefix(),
+        )
+    {
+        ctx.deliver(d);
+    }
     if let Some(e) = view.ephemeral {
         let text = format!(
             "{} is ephemeral: nothing said here is logged, and it self-destructs after {} without messages.",

@@ -92,6 +92,12 @@ fn wire(d: &Delivery, server: &str) -> Option<Wire> {
         Event::RealnameChanged { source, realname } => {
             Wire::new(line(source, "SETNAME").text(realname).build(), at)
         }
+        Event::AccountChanged { source, account } => Wire::new(
+            line(source, "ACCOUNT")
+                .arg(account.as_deref().unwrap_or("*"))
+                .build(),
+            at,
+        ),
         Event::Message {
             verb,
             source,

@@ -71,6 +71,15 @@ fn relay(ctx: &mut Ctx, msg: &Message, verb: Verb) {
             }
             continue;
         }
+        if let Some(service) = crate::services::Service::by_nick(target) {
+            // Services answer PRIVMSG; a NOTICE or TAGMSG to them is dropped.
+            if verb == Verb::Privmsg
+                && let Some(text) = text
+            {
+                crate::services::route(ctx, service, text);
+            }
+            continue;
+        }
         let (status, chan_name) = match target.find('#') {
             Some(p) if p > 0 && target[..p].chars().all(|c| c == '@' || c == '+') => {
                 (Some(&target[..p]), &target[p..])

@@ -23,6 +23,8 @@ pub mod oper;
 mod query;
 pub mod registration;
 pub mod response;
+mod sasl;
+mod services;
 mod who;
 pub mod wire;
 
@@ -48,6 +50,8 @@ use crate::{
 pub trait Control: Send + Sync {
     /// Reloads the config file, MOTD and certificates, or says why not.
     fn rehash(&self) -> Result<(), String>;
+    /// The account store and its rules, when services are on.
+    fn accounts(&self) -> Option<Arc<crate::services::Accounts>>;
 }
 
 /// The continuation of a [`Job`], run with a fresh `Ctx` once it is done.
@@ -71,6 +75,8 @@ pub struct Session {
     pub quit: Option<String>,
     /// A job the connection must finish before reading on.
     pub job: Option<Job>,
+    /// A SASL exchange in progress.
+    pub sasl: Option<sasl::Exchange>,
     pub oper_failures: u32,
 }
 
@@ -86,6 +92,7 @@ impl Session {
             cap_version: 0,
             quit: None,
             job: None,
+            sasl: None,
             oper_failures: 0,
         }
     }
@@ -328,6 +335,12 @@ static TABLE: &[Spec] = &[
     cmd("SETNAME", 1, message::setname),
     // monitor.rs
     cmd("MONITOR", 1, monitor::monitor),
+    // services.rs, sasl.rs
+    cmd("NICKSERV", 1, services::nickserv),
+    cmd("NS", 1, services::nickserv),
+    cmd("CHANSERV", 1, services::chanserv),
+    cmd("CS", 1, services::chanserv),
+    pre("AUTHENTICATE", 1, sasl::authenticate),
     // oper.rs
     cmd("OPER", 2, oper::oper),
     op("KILL", 2, oper::kill),

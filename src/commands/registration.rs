@@ -130,6 +130,38 @@ pub fn try_complete(ctx: &mut Ctx) {
         }
         return;
     }
+    // Without a server password, `PASS account:password` logs in (before 001).
+    if let Some(pass) = ctx.session.pass.take()
+        && let Some(accounts) = ctx.control.accounts()
+        && let Some((account, password)) = pass.split_once(':')
+    {
+        let (account, password) = (
+            account.to_string(),
+            zeroize::Zeroizing::new(password.to_string()),
+        );
+        let ip = ctx.client().ip;
+        let cfg = ctx.config.services.clone();
+        if accounts.throttled(&cfg, &account, ip) {
+            return password_checked(ctx, false);
+        }
+        ctx.blocking(
+            move || {
+                let r = accounts.verify(&account, &password);
+                if r.is_err() {
+                    accounts.note_failure(&cfg, &account, ip);
+                }
+                r
+            },
+            |ctx, result| match result {
+                Ok(name) => {
+                    crate::services::log_in(ctx, &name);
+                    welcome(ctx);
+                }
+                Err(_) => password_checked(ctx, false),
+            },
+        );
+        return;
+    }
     welcome(ctx);
 }
 

@@ -50,7 +50,7 @@ pub struct Config {
     pub channels: Channels,
     pub flood: Flood,
     pub connections: Connections,
-    pub services_enabled: bool,
+    pub services: Services,
     pub opers: Vec<Oper>,
     /// The file this came from, re-read on rehash; None for built-in defaults.
     pub path: Option<PathBuf>,
@@ -174,6 +174,15 @@ impl Connections {
     pub fn exempts(&self, ip: std::net::IpAddr) -> bool {
         self.exempt.iter().any(|c| c.contains(ip))
     }
+}
+
+/// Built-in NickServ, ChanServ and SASL, and the account store in data_dir.
+#[derive(Debug, Clone)]
+pub struct Services {
+    pub enabled: bool,
+    pub bcrypt_cost: u32,
+    pub max_failures: u32,
+    pub failure_window: Duration,
 }
 
 #[derive(Clone)]

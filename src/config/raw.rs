@@ -194,11 +194,22 @@ impl Default for RawConnections {
 #[serde(deny_unknown_fields, default)]
 pub struct RawServices {
     pub enabled: bool,
+    /// bcrypt cost of account passwords (4..=31).
+    pub bcrypt_cost: u32,
+    /// Wrong passwords per account, and per address, within `failure_window`
+    /// before further attempts are refused without checking.
+    pub max_failures: u32,
+    pub failure_window: String,
 }
 
 impl Default for RawServices {
     fn default() -> Self {
-        RawServices { enabled: true }
+        RawServices {
+            enabled: true,
+            bcrypt_cost: 12,
+            max_failures: 5,
+            failure_window: "60s".into(),
+        }
     }
 }
 

@@ -32,7 +32,7 @@ fn defaults_serve_a_home_box() {
     let c = Config::defaults();
     assert_eq!(c.listen[0].address, "127.0.0.1:6667".parse().unwrap());
     assert_eq!(c.listen[1].tls, ListenTls::Default);
-    assert!(c.services_enabled);
+    assert!(c.services.enabled);
 }
 
 #[test]

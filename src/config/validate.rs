@@ -262,6 +262,36 @@ pub(super) fn validate(raw: RawConfig, path: Option<&Path>) -> Result<Config, Co
         });
     }
 
+    let sv = &raw.services;
+    if !(4..=31).contains(&sv.bcrypt_cost) {
+        errs.push(format!(
+            "services.bcrypt_cost: {} is outside 4..=31",
+            sv.bcrypt_cost
+        ));
+    }
+    if !(1..=1000).contains(&sv.max_failures) {
+        errs.push(format!(
+            "services.max_failures: {} is outside 1..=1000",
+            sv.max_failures
+        ));
+    }
+    let services = Services {
+        enabled: sv.enabled,
+        bcrypt_cost: sv.bcrypt_cost,
+        max_failures: sv.max_failures,
+        failure_window: match parse_duration(&sv.failure_window) {
+            Ok(d) if !d.is_zero() => d,
+            Ok(_) => {
+                errs.push("services.failure_window: must be at least 1s".into());
+                Duration::from_secs(1)
+            }
+            Err(e) => {
+                errs.push(format!("services.failure_window: {e}"));
+                Duration::from_secs(1)
+            }
+        },
+    };
+
     if !errs.is_empty() {
         return Err(ConfigError(errs));
     }
@@ -286,7 +316,7 @@ pub(super) fn validate(raw: RawConfig, path: Option<&Path>) -> Result<Config, Co
         channels,
         flood,
         connections,
-        services_enabled: raw.services.enabled,
+        services,
         opers,
         path: path.map(Path::to_path_buf),
     })

@@ -30,11 +30,17 @@ pub struct Shared {
     pub tracker: TaskTracker,
     /// Each listener's TLS config, swapped whole on rehash.
     tls: Vec<RwLock<Option<Arc<ServerConfig>>>>,
+    /// The account store and its rules, when services are on.
+    accounts: Option<Arc<crate::services::Accounts>>,
 }
 
 impl Control for Shared {
     fn rehash(&self) -> Result<(), String> {
         Shared::rehash(self)
+    }
+
+    fn accounts(&self) -> Option<Arc<crate::services::Accounts>> {
+        self.accounts.clone()
     }
 }
 
@@ -50,6 +56,10 @@ impl Shared {
         let new = Config::load(&path).map_err(|e| e.to_string())?;
         if new.listen != old.listen {
             return Err("listeners changed: [[listen]] changes need a restart".into());
+        }
+        if new.services.enabled != old.services.enabled || new.server.data_dir != old.server.data_dir
+        {
+            return Err("services.enabled or server.data_dir changed: that needs a restart".into());
         }
         if new.server.casemapping != old.server.casemapping {
             return Err("server.casemapping changed: that needs a restart".into());
@@ -172,7 +182,20 @@ impl Server {
             addrs.push(listener.local_addr()?);
             listeners.push(listener);
         }
+        let accounts = if config.services.enabled {
+            let a = crate::services::Accounts::open(&config.server.data_dir, config.server.casemapping)
+                .with_context(|| {
+                    format!(
+                        "opening the account store in {}",
+                        config.server.data_dir.display()
+                    )
+                })?;
+            Some(Arc::new(a))
+        } else {
+            None
+        };
         let shared = Arc::new(Shared {
+            accounts,
             state: State::new(Arc::new(config)),
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),

@@ -27,6 +27,8 @@ pub enum Cap {
     /// Offered only where a real certificate is configured; never requested.
     Sts = 1 << 17,
     ExtendedMonitor = 1 << 18,
+    /// Offered only while services are on, with the mechanisms as value.
+    Sasl = 1 << 19,
 }
 
 impl Cap {
@@ -50,6 +52,7 @@ impl Cap {
         Cap::NoImplicitNames,
         Cap::Sts,
         Cap::ExtendedMonitor,
+        Cap::Sasl,
     ];
 
     pub fn name(self) -> &'static str {
@@ -73,6 +76,7 @@ impl Cap {
             Cap::NoImplicitNames => "draft/no-implicit-names",
             Cap::Sts => "sts",
             Cap::ExtendedMonitor => "extended-monitor",
+            Cap::Sasl => "sasl",
         }
     }
 
@@ -102,6 +106,6 @@ mod tests {
             bits |= c.bit();
             assert_eq!(Cap::from_name(c.name()), Some(*c));
         }
-        assert_eq!(Cap::from_name("sasl"), None);
+        assert_eq!(Cap::from_name("draft/nonexistent"), None);
     }
 }

@@ -142,6 +142,15 @@ numerics! {
     RPL_MONLIST = "732";
     RPL_ENDOFMONLIST = "733", "End of MONITOR list";
     ERR_MONLISTFULL = "734", "Monitor list is full";
+    RPL_LOGGEDIN = "900";
+    RPL_LOGGEDOUT = "901";
+    ERR_NICKLOCKED = "902", "You must use a nick assigned to you";
+    RPL_SASLSUCCESS = "903", "SASL authentication successful";
+    ERR_SASLFAIL = "904", "SASL authentication failed";
+    ERR_SASLTOOLONG = "905", "SASL message too long";
+    ERR_SASLABORTED = "906", "SASL authentication aborted";
+    ERR_SASLALREADY = "907", "You have already authenticated using SASL";
+    RPL_SASLMECHS = "908", "are available SASL mechanisms";
 }
 
 #[cfg(test)]

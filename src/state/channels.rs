@@ -34,6 +34,14 @@ pub struct JoinView {
     pub ephemeral: Option<Duration>,
 }
 
+/// A client's standing in a channel (ChanServ's checks).
+pub struct MemberStatus {
+    pub name: String,
+    pub member: bool,
+    pub op: bool,
+    pub ephemeral: bool,
+}
+
 /// What an INVITE did.
 pub struct Invited {
     /// INVITE to the target.
@@ -515,6 +523,58 @@ impl State {
             d = d.only_with(Cap::MessageTags);
         }
         Ok((d, away))
+    }
+
+    /// The caller's standing in channel `name`, if it exists.
+    pub fn member_status(&self, client: &ClientRef, name: &str) -> Option<MemberStatus> {
+        let chan = self.channel(name)?;
+        let ch = chan.lock();
+        Some(MemberStatus {
+            name: ch.name.clone(),
+            member: ch.members.contains_key(&client.id),
+            op: ch.is_op(client.id),
+            ephemeral: ch.modes.ephemeral.is_some(),
+        })
+    }
+
+    /// A service sets +o/-o/+v/-v on a member (ChanServ OP, auto-op on join).
+    /// Ok(None) when nothing changed; Err when the target is not a member.
+    pub fn service_mode(
+        &self,
+        name: &str,
+        target: &ClientRef,
+        mode: char,
+        add: bool,
+        source: &str,
+    ) -> Result<Option<Delivery>, Refusal> {
+        let chan = self
+            .channel(name)
+            .ok_or_else(|| Refusal::new(ERR_NOSUCHCHANNEL, &[name]))?;
+        let mut ch = chan.lock();
+        let display = ch.name.clone();
+        let Some(m) = ch.members.get_mut(&target.id) else {
+            return Err(Refusal::new(ERR_USERNOTINCHANNEL, &[&target.nick(), &display]));
+        };
+        let flag = if mode == 'o' { &mut m.op } else { &mut m.voice };
+        if std::mem::replace(flag, add) == add {
+            return Ok(None);
+        }
+        let sign = if add { "+" } else { "-" };
+        Ok(Some(Delivery::new(
+            Event::ModeChanged {
+                channel: display,
+                source: source.to_string(),
+                modes: format!("{sign}{mode}"),
+                args: vec![target.nick()],
+            },
+            ch.member_clients(None),
+        )))
+    }
+
+    /// ChanServ CLOSE: destroys the channel now, like the idle self-destruct.
+    pub fn close_channel(&self, name: &str, reason: &str) -> Option<Delivery> {
+        let chan = self.channel(name)?;
+        self.destroy_channel(&chan, |_| true, reason)
     }
 
     /// Destroys a channel now, if `still(channel)` holds under the lock:

@@ -81,6 +81,11 @@ pub enum Event {
         source: String,
         realname: String,
     },
+    /// Logged in to an account (Some) or out (None): account-notify.
+    AccountChanged {
+        source: String,
+        account: Option<String>,
+    },
     Message {
         verb: Verb,
         source: String,

@@ -47,7 +47,7 @@ use dashmap::DashMap;
 use parking_lot::{Mutex, RwLock};
 
 pub use channel::{ChanModes, ListEntry, Topic};
-pub use channels::{Invited, JoinView, Joined};
+pub use channels::{Invited, JoinView, Joined, MemberStatus};
 pub use client::{Client, ClientId, ClientRef, ClientSnapshot, UserModes};
 pub use events::{Delivery, Event, Verb};
 pub use modes::{ModeChange, ModeError, ModeOutcome};

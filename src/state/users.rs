@@ -195,6 +195,34 @@ impl State {
         .echo(client.has_cap(Cap::Setname.bit()))
     }
 
+    /// Logs the client in to `account` (or out, with None): the one place an
+    /// account is set, so account-notify peers (and extended-monitor
+    /// watchers) always hear of it.
+    pub fn set_account(&self, client: &ClientRef, account: Option<String>) -> Delivery {
+        client.info().account = account.clone();
+        Delivery::new(
+            Event::AccountChanged {
+                source: client.prefix(),
+                account,
+            },
+            self.interested(client, Cap::AccountNotify),
+        )
+        .only_with(Cap::AccountNotify)
+    }
+
+    /// The clients logged in to `account` (DROP logs them all out).
+    pub fn logged_in(&self, account: &str) -> Vec<ClientRef> {
+        self.all_clients()
+            .into_iter()
+            .filter(|c| {
+                c.info()
+                    .account
+                    .as_deref()
+                    .is_some_and(|a| self.casemap.eq(a, account))
+            })
+            .collect()
+    }
+
     /// Notes that the client spoke (WHOIS idle time).
     pub fn touch_client(&self, client: &ClientRef) {
         client.info().last_message = tokio::time::Instant::now();

@@ -1,0 +1,123 @@
+//! SASL (IRCv3): AUTHENTICATE with PLAIN, before or after registration;
+//! 900/903 on success, 902-908 for every failure. Payloads come in base64
+//! chunks of 400 bytes ("+" for an empty one); the password is checked in a
+//! blocking job, throttled like NickServ IDENTIFY, and never logged.
+
+use base64::Engine;
+
+use crate::{
+    proto::{Line, Message, numerics::*},
+    services::{self, accounts::LoginError, job},
+};
+
+use super::Ctx;
+
+/// The mechanisms offered (the value of the `sasl` capability).
+pub const MECHANISMS: &str = "PLAIN";
+
+/// Most bytes of a decoded-to-be payload (base64) a client may send.
+const MAX_PAYLOAD: usize = 8192;
+
+/// An exchange in progress.
+pub struct Exchange {
+    buf: zeroize::Zeroizing<String>,
+}
+
+fn fail(ctx: &mut Ctx) {
+    ctx.session.sasl = None;
+    ctx.reply(ERR_SASLFAIL, &[]);
+}
+
+// AUTHENTICATE <mechanism> | <base64 chunk> | + | *
+pub fn authenticate(ctx: &mut Ctx, msg: &Message) {
+    let arg = msg.params()[0];
+    let Some(accounts) = ctx.control.accounts() else {
+        return fail(ctx);
+    };
+    if ctx.client().snapshot().account.is_some() {
+        ctx.reply(ERR_SASLALREADY, &[]);
+        return;
+    }
+    if arg == "*" {
+        ctx.session.sasl = None;
+        ctx.reply(ERR_SASLABORTED, &[]);
+        return;
+    }
+    let Some(ex) = ctx.session.sasl.as_mut() else {
+        if arg.eq_ignore_ascii_case("PLAIN") {
+            ctx.session.sasl = Some(Exchange {
+                buf: zeroize::Zeroizing::new(String::new()),
+            });
+            ctx.push(Line::new(None, "AUTHENTICATE").arg("+").build());
+        } else {
+            ctx.reply(RPL_SASLMECHS, &[MECHANISMS]);
+            fail(ctx);
+        }
+        return;
+    };
+    if arg.len() > 400 {
+        ctx.session.sasl = None;
+        ctx.reply(ERR_SASLTOOLONG, &[]);
+        return;
+    }
+    if arg != "+" {
+        ex.buf.push_str(arg);
+    }
+    if ex.buf.len() > MAX_PAYLOAD {
+        ctx.session.sasl = None;
+        ctx.reply(ERR_SASLTOOLONG, &[]);
+        return;
+    }
+    if arg.len() == 400 {
+        // A full chunk: more follows (or "+" ends it).
+        return;
+    }
+    let Some(ex) = ctx.session.sasl.take() else {
+        return;
+    };
+    let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(ex.buf.as_bytes()) else {
+        return fail(ctx);
+    };
+    let raw = zeroize::Zeroizing::new(raw);
+    let mut parts = raw.split(|&b| b == 0);
+    let (Some(authzid), Some(authcid), Some(password), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return fail(ctx);
+    };
+    let (Ok(authzid), Ok(authcid), Ok(password)) = (
+        std::str::from_utf8(authzid),
+        std::str::from_utf8(authcid),
+        std::str::from_utf8(password),
+    ) else {
+        return fail(ctx);
+    };
+    if authcid.is_empty() || (!authzid.is_empty() && !ctx.state.casemap.eq(authzid, authcid)) {
+        return fail(ctx);
+    }
+    let ip = ctx.client().ip;
+    let cfg = ctx.config.services.clone();
+    if accounts.throttled(&cfg, authcid, ip) {
+        return fail(ctx);
+    }
+    let account = authcid.to_string();
+    let password = zeroize::Zeroizing::new(password.to_string());
+    job(
+        ctx,
+        move || accounts.verify(&account, &password).map_err(|e| (e, account)),
+        move |c, result| match result {
+            Ok(name) => {
+                services::log_in(c, &name);
+                c.numeric(RPL_SASLSUCCESS, &[]);
+            }
+            Err((e, account)) => {
+                if e == LoginError::Invalid
+                    && let Some(acc) = c.accounts()
+                {
+                    acc.note_failure(&cfg, &account, ip);
+                }
+                c.numeric(ERR_SASLFAIL, &[]);
+            }
+        },
+    );
+}

@@ -1,0 +1,204 @@
+//! Accounts: the password rules, bcrypt (always inside a blocking job), and
+//! the throttle of wrong passwords, per account and per address. A
+//! throttled attempt is refused before any hashing: it costs the server
+//! nothing.
+
+use std::{collections::HashMap, net::IpAddr, sync::Arc, time::Duration};
+
+use parking_lot::Mutex;
+use tokio::time::Instant;
+
+use super::store::{Account, ChannelRegistration, RedbStore, Store, StoreError};
+use crate::{config::Services as ServicesConfig, proto::Casemapping, state::unix_now};
+
+/// bcrypt reads at most 72 bytes; a longer password is refused, not cut.
+pub const MAX_PASSWORD: usize = 72;
+
+/// A bcrypt hash nobody knows the password of, so that checking an unknown
+/// account takes as long as a known one.
+static DUMMY: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| bcrypt::hash("no such account", 4).unwrap_or_default());
+
+pub struct Accounts {
+    store: Arc<dyn Store>,
+    casemap: Casemapping,
+    failures: Mutex<HashMap<String, Window>>,
+}
+
+struct Window {
+    start: Instant,
+    count: u32,
+}
+
+/// Why a login failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginError {
+    /// No such account, or the wrong password (not told apart).
+    Invalid,
+    Throttled,
+    Store,
+}
+
+impl Accounts {
+    /// Opens the store in `data_dir` (accounts.redb).
+    pub fn open(data_dir: &std::path::Path, casemap: Casemapping) -> Result<Accounts, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Db(e.to_string()))?;
+        let store = RedbStore::open(&data_dir.join("accounts.redb"))?;
+        Ok(Accounts {
+            store: Arc::new(store),
+            casemap,
+            failures: Mutex::default(),
+        })
+    }
+
+    pub fn fold(&self, s: &str) -> String {
+        self.casemap.fold(s)
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// A password services accept: not empty, at most 72 bytes, no spaces
+    /// at the ends (they would be lost by most clients).
+    pub fn password_problem(password: &str) -> Option<&'static str> {
+        if password.is_empty() {
+            Some("The password is empty.")
+        } else if password.len() > MAX_PASSWORD {
+            Some("The password is longer than 72 bytes; choose a shorter one.")
+        } else {
+            None
+        }
+    }
+
+    fn keys(&self, account: &str, ip: IpAddr) -> [String; 2] {
+        [format!("a:{}", self.fold(account)), format!("i:{ip}")]
+    }
+
+    /// Has `account` (or `ip`) had too many wrong passwords lately?
+    pub fn throttled(&self, cfg: &ServicesConfig, account: &str, ip: IpAddr) -> bool {
+        let now = Instant::now();
+        let f = self.failures.lock();
+        self.keys(account, ip).iter().any(|k| {
+            f.get(k).is_some_and(|w| {
+                now.duration_since(w.start) < cfg.failure_window && w.count >= cfg.max_failures
+            })
+        })
+    }
+
+    /// Counts a wrong password against the account and the address.
+    pub fn note_failure(&self, cfg: &ServicesConfig, account: &str, ip: IpAddr) {
+        let now = Instant::now();
+        let mut f = self.failures.lock();
+        if f.len() > 10_000 {
+            f.retain(|_, w| now.duration_since(w.start) < cfg.failure_window);
+        }
+        for k in self.keys(account, ip) {
+            let w = f.entry(k).or_insert(Window {
+                start: now,
+                count: 0,
+            });
+            if now.duration_since(w.start) >= cfg.failure_window {
+                *w = Window {
+                    start: now,
+                    count: 0,
+                };
+            }
+            w.count += 1;
+        }
+    }
+
+    /// Hashes and stores a new account (blocking: run it in a job).
+    pub fn register(
+        &self,
+        name: &str,
+        password: &str,
+        email: Option<String>,
+        cost: u32,
+    ) -> Result<(), StoreError> {
+        let hash = bcrypt::hash(password, cost).map_err(|e| StoreError::Db(e.to_string()))?;
+        let account = Account {
+            name: name.to_string(),
+            hash,
+            registered: unix_now(),
+            email,
+        };
+        self.store.create_account(&self.fold(name), &account)
+    }
+
+    /// Checks a password (blocking: run it in a job). Returns the account's
+    /// name as registered. The name may be the account or a grouped nick.
+    pub fn verify(&self, name: &str, password: &str) -> Result<String, LoginError> {
+        let key = self.fold(name);
+        let owner = self
+            .store
+            .nick_owner(&key)
+            .map_err(|_| LoginError::Store)?
+            .unwrap_or(key);
+        let account = self.store.account(&owner).map_err(|_| LoginError::Store)?;
+        let hash = account.as_ref().map_or(DUMMY.as_str(), |a| a.hash.as_str());
+        let ok = password.len() <= MAX_PASSWORD && bcrypt::verify(password, hash).unwrap_or(false);
+        match account {
+            Some(a) if ok => Ok(a.name),
+            _ => Err(LoginError::Invalid),
+        }
+    }
+
+    /// Replaces an account's password (blocking).
+    pub fn set_password(&self, name: &str, password: &str, cost: u32) -> Result<(), StoreError> {
+        let key = self.fold(name);
+        let mut a = self
+            .store
+            .account(&key)?
+            .ok_or_else(|| StoreError::Db("no such account".into()))?;
+        a.hash = bcrypt::hash(password, cost).map_err(|e| StoreError::Db(e.to_string()))?;
+        self.store.put_account(&key, &a)
+    }
+
+    pub fn account(&self, name: &str) -> Option<Account> {
+        let key = self.fold(name);
+        let owner = self.store.nick_owner(&key).ok().flatten().unwrap_or(key);
+        self.store.account(&owner).ok().flatten()
+    }
+
+    /// The account that owns `nick`, as registered.
+    pub fn nick_owner(&self, nick: &str) -> Option<String> {
+        let owner = self.store.nick_owner(&self.fold(nick)).ok().flatten()?;
+        self.store.account(&owner).ok().flatten().map(|a| a.name)
+    }
+
+    pub fn channel(&self, name: &str) -> Option<ChannelRegistration> {
+        self.store.channel(&self.fold(name)).ok().flatten()
+    }
+
+    pub fn register_channel(&self, name: &str, founder: &str) -> Result<(), StoreError> {
+        self.store.create_channel(
+            &self.fold(name),
+            &ChannelRegistration {
+                name: name.to_string(),
+                founder: self.fold(founder),
+                registered: unix_now(),
+                description: None,
+            },
+        )
+    }
+
+    pub fn drop_channel(&self, name: &str) -> bool {
+        self.store.delete_channel(&self.fold(name)).unwrap_or(false)
+    }
+
+    pub fn drop_account(&self, name: &str) -> bool {
+        self.store.delete_account(&self.fold(name)).unwrap_or(false)
+    }
+
+    /// Is `account` the founder of registered channel `name`?
+    pub fn is_founder(&self, name: &str, account: &str) -> bool {
+        self.channel(name)
+            .is_some_and(|r| r.founder == self.fold(account))
+    }
+}
+
+/// How long ago, in words, for INFO.
+pub fn ago(unix: u64) -> String {
+    crate::config::format_duration(Duration::from_secs(unix_now().saturating_sub(unix)))
+}

@@ -1,0 +1,294 @@
+//! NickServ: accounts. REGISTER, IDENTIFY, LOGOUT, INFO, DROP, SET PASSWORD,
+//! GHOST (Atheme/Anope names). Passwords are checked and hashed in blocking
+//! jobs; wrong ones are throttled before any hashing.
+
+use super::{Caller, Command, Service, accounts::{Accounts, LoginError, ago}, job, store::StoreError};
+use crate::proto::numerics::*;
+
+const NS: Service = Service::NickServ;
+
+pub static COMMANDS: &[Command] = &[
+    Command {
+        name: "REGISTER",
+        syntax: "REGISTER <password> [<email>]",
+        help: "Registers your current nick as an account and logs you in.",
+        min_params: 1,
+        needs_login: false,
+        handler: register,
+    },
+    Command {
+        name: "IDENTIFY",
+        syntax: "IDENTIFY [<account>] <password>",
+        help: "Logs you in to an account (your nick's, or the one named).",
+        min_params: 1,
+        needs_login: false,
+        handler: identify,
+    },
+    Command {
+        name: "LOGOUT",
+        syntax: "LOGOUT",
+        help: "Logs you out of your account.",
+        min_params: 0,
+        needs_login: true,
+        handler: logout,
+    },
+    Command {
+        name: "INFO",
+        syntax: "INFO [<nick>]",
+        help: "Shows an account: when it was registered, who is logged in to it.",
+        min_params: 0,
+        needs_login: false,
+        handler: info,
+    },
+    Command {
+        name: "DROP",
+        syntax: "DROP <password>",
+        help: "Deletes your account, its nicks and the channels it founded.",
+        min_params: 1,
+        needs_login: true,
+        handler: drop_account,
+    },
+    Command {
+        name: "SET",
+        syntax: "SET PASSWORD <new password>",
+        help: "Changes a setting of your account: PASSWORD.",
+        min_params: 2,
+        needs_login: true,
+        handler: set,
+    },
+    Command {
+        name: "GHOST",
+        syntax: "GHOST <nick> [<password>]",
+        help: "Disconnects a connection that holds a nick of your account.",
+        min_params: 1,
+        needs_login: false,
+        handler: ghost,
+    },
+];
+
+/// Logs the caller in to `account`: account-notify to those who asked, 900.
+pub fn log_in(c: &mut dyn Caller, account: &str) {
+    let client = c.client();
+    let d = c.state().set_account(&client, Some(account.to_string()));
+    c.deliver(d);
+    let prefix = client.prefix();
+    c.numeric(
+        RPL_LOGGEDIN,
+        &[&prefix, account, &format!("You are now logged in as {account}")],
+    );
+}
+
+fn accounts(c: &dyn Caller) -> std::sync::Arc<Accounts> {
+    c.accounts().expect("routed only when services are on")
+}
+
+// REGISTER <password> [<email>]
+fn register(c: &mut dyn Caller, args: &[&str]) {
+    let client = c.client();
+    if let Some(a) = client.snapshot().account {
+        c.notice(NS, &format!("You are already logged in as {a}."));
+        return;
+    }
+    let name = client.nick();
+    let acc = accounts(c);
+    if acc.nick_owner(&name).is_some() {
+        c.notice(NS, &format!("{name} is already registered."));
+        return;
+    }
+    let password = zeroize::Zeroizing::new(args[0].to_string());
+    if let Some(why) = Accounts::password_problem(&password) {
+        c.notice(NS, why);
+        return;
+    }
+    let email = args.get(1).map(|e| e.to_string());
+    let cost = c.config().services.bcrypt_cost;
+    job(
+        c,
+        move || acc.register(&name, &password, email, cost).map(|_| name),
+        |c, result| match result {
+            Ok(name) => {
+                log_in(c, &name);
+                c.notice(NS, &format!("{name} is now registered to you, and you are logged in."));
+            }
+            Err(StoreError::Exists) => c.notice(NS, "That nick is already registered."),
+            Err(_) => c.notice(NS, "The account could not be stored; try again later."),
+        },
+    );
+}
+
+/// Checks `password` for `account` in a job, throttled; `then` runs on success
+/// with the account's name.
+fn check_password(
+    c: &mut dyn Caller,
+    account: String,
+    password: zeroize::Zeroizing<String>,
+    then: impl FnOnce(&mut dyn Caller, String) + Send + 'static,
+) {
+    let acc = accounts(c);
+    let ip = c.client().ip;
+    if acc.throttled(&c.config().services, &account, ip) {
+        c.notice(NS, "Too many wrong passwords; try again later.");
+        return;
+    }
+    job(
+        c,
+        move || acc.verify(&account, &password).map_err(|e| (e, account)),
+        move |c, result| match result {
+            Ok(name) => then(c, name),
+            Err((LoginError::Invalid, account)) => {
+                let cfg = c.config().services.clone();
+                accounts(c).note_failure(&cfg, &account, ip);
+                c.notice(NS, &format!("Invalid password for {account}."));
+            }
+            Err((LoginError::Throttled, _)) => {
+                c.notice(NS, "Too many wrong passwords; try again later.")
+            }
+            Err((LoginError::Store, _)) => c.notice(NS, "The account store is unavailable."),
+        },
+    );
+}
+
+// IDENTIFY [<account>] <password>
+fn identify(c: &mut dyn Caller, args: &[&str]) {
+    let client = c.client();
+    if let Some(a) = client.snapshot().account {
+        c.notice(NS, &format!("You are already logged in as {a}."));
+        return;
+    }
+    let (account, password) = match args {
+        [password] => (client.nick(), *password),
+        [account, password, ..] => (account.to_string(), *password),
+        [] => return,
+    };
+    check_password(c, account, zeroize::Zeroizing::new(password.to_string()), |c, name| {
+        log_in(c, &name);
+        c.notice(NS, &format!("You are now identified for {name}."));
+    });
+}
+
+// LOGOUT
+fn logout(c: &mut dyn Caller, _args: &[&str]) {
+    let client = c.client();
+    let d = c.state().set_account(&client, None);
+    c.deliver(d);
+    let prefix = client.prefix();
+    c.numeric(RPL_LOGGEDOUT, &[&prefix, "You are now logged out"]);
+    c.notice(NS, "You are now logged out.");
+}
+
+// INFO [<nick>]
+fn info(c: &mut dyn Caller, args: &[&str]) {
+    let client = c.client();
+    let me = client.snapshot();
+    let nick = args.first().map(|s| s.to_string()).unwrap_or(me.nick.clone());
+    let Some(a) = accounts(c).account(&nick) else {
+        c.notice(NS, &format!("{nick} is not registered."));
+        return;
+    };
+    c.notice(NS, &format!("Information on {}:", a.name));
+    c.notice(
+        NS,
+        &format!(
+            "Registered {} ago ({}).",
+            ago(a.registered),
+            crate::proto::time::human(a.registered)
+        ),
+    );
+    let mine = me.account.as_deref().is_some_and(|m| c.state().casemap.eq(m, &a.name));
+    if mine || me.modes.oper {
+        if let Some(e) = &a.email {
+            c.notice(NS, &format!("Email: {e}"));
+        }
+    }
+    let online = c
+        .state()
+        .find_nick(&a.name)
+        .filter(|h| h.snapshot().account.as_deref().is_some_and(|x| c.state().casemap.eq(x, &a.name)));
+    if online.is_some() {
+        c.notice(NS, &format!("{} is online and logged in.", a.name));
+    }
+    c.notice(NS, "End of information.");
+}
+
+// DROP <password>
+fn drop_account(c: &mut dyn Caller, args: &[&str]) {
+    let Some(account) = c.client().snapshot().account else {
+        return;
+    };
+    check_password(c, account, zeroize::Zeroizing::new(args[0].to_string()), |c, name| {
+        let acc = accounts(c);
+        if acc.drop_account(&name) {
+            let client = c.client();
+            let d = c.state().set_account(&client, None);
+            c.deliver(d);
+            c.notice(NS, &format!("The account {name} is dropped."));
+        } else {
+            c.notice(NS, "The account could not be dropped.");
+        }
+    });
+}
+
+// SET PASSWORD <new>
+fn set(c: &mut dyn Caller, args: &[&str]) {
+    if !args[0].eq_ignore_ascii_case("PASSWORD") {
+        c.notice(NS, "Unknown setting. Syntax: SET PASSWORD <new password>");
+        return;
+    }
+    let Some(account) = c.client().snapshot().account else {
+        return;
+    };
+    let password = zeroize::Zeroizing::new(args[1].to_string());
+    if let Some(why) = Accounts::password_problem(&password) {
+        c.notice(NS, why);
+        return;
+    }
+    let acc = accounts(c);
+    let cost = c.config().services.bcrypt_cost;
+    job(
+        c,
+        move || acc.set_password(&account, &password, cost).is_ok(),
+        |c, ok| {
+            if ok {
+                c.notice(NS, "Your password is changed.");
+            } else {
+                c.notice(NS, "The password could not be changed.");
+            }
+        },
+    );
+}
+
+// GHOST <nick> [<password>]
+fn ghost(c: &mut dyn Caller, args: &[&str]) {
+    let target = args[0].to_string();
+    let client = c.client();
+    let Some(victim) = c.state().find_nick(&target) else {
+        c.notice(NS, &format!("{target} is not online."));
+        return;
+    };
+    if victim.id == client.id {
+        c.notice(NS, "You cannot ghost yourself.");
+        return;
+    }
+    let Some(owner) = accounts(c).nick_owner(&target) else {
+        c.notice(NS, &format!("{target} is not registered."));
+        return;
+    };
+    let kill = move |c: &mut dyn Caller| {
+        let me = c.client();
+        let reason = format!("Ghosted by {}", me.nick());
+        let d = c.state().kill(&me, &victim, &reason);
+        c.deliver(d);
+        c.notice(NS, &format!("{target} has been ghosted."));
+    };
+    let mine = client
+        .snapshot()
+        .account
+        .is_some_and(|a| c.state().casemap.eq(&a, &owner));
+    match (mine, args.get(1)) {
+        (true, _) => kill(c),
+        (false, Some(pw)) => {
+            check_password(c, owner, zeroize::Zeroizing::new(pw.to_string()), move |c, _| kill(c))
+        }
+        (false, None) => c.notice(NS, "That nick is not yours: GHOST <nick> <password>."),
+    }
+}

@@ -1,0 +1,293 @@
+//! The account store: accounts (a bcrypt hash, never a password), grouped
+//! nicks and channel registrations, behind [`Store`], so that a shared
+//! database can stand in later. [`RedbStore`] keeps them in one redb file in
+//! data_dir: ACID, fsync on every commit, so an acknowledged registration
+//! survives a crash. Nothing a user said is stored; the only free text is
+//! what a founder writes to be kept (a channel description).
+
+use std::path::Path;
+
+use redb::{Database, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+/// The schema this build writes; older files are migrated on open, newer
+/// ones refused.
+pub const SCHEMA_VERSION: u64 = 1;
+
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// Casefolded account name -> Account (JSON).
+const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
+/// Casefolded nick -> casefolded account name (the account's own nick too).
+const NICKS: TableDefinition<&str, &str> = TableDefinition::new("nicks");
+/// Casefolded channel name -> ChannelRegistration (JSON).
+const CHANNELS: TableDefinition<&str, &[u8]> = TableDefinition::new("channels");
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Account {
+    /// As registered (the nick of the time).
+    pub name: String,
+    /// bcrypt.
+    pub hash: String,
+    /// Unix time.
+    pub registered: u64,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ChannelRegistration {
+    pub name: String,
+    /// The founder's account (casefolded).
+    pub founder: String,
+    pub registered: u64,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the store file: {0}")]
+    Db(String),
+    #[error("the store file has schema {0}, newer than this build's {SCHEMA_VERSION}")]
+    TooNew(u64),
+    #[error("already exists")]
+    Exists,
+    #[error("a record does not decode: {0}")]
+    Corrupt(String),
+}
+
+fn db<E: std::fmt::Display>(e: E) -> StoreError {
+    StoreError::Db(e.to_string())
+}
+
+/// What services need from a store. Keys are casefolded by the caller.
+pub trait Store: Send + Sync {
+    /// Creates an account and claims its name as a nick; Exists when taken.
+    fn create_account(&self, key: &str, account: &Account) -> Result<(), StoreError>;
+    fn account(&self, key: &str) -> Result<Option<Account>, StoreError>;
+    fn put_account(&self, key: &str, account: &Account) -> Result<(), StoreError>;
+    /// Deletes an account, its nicks and the channels it founded.
+    fn delete_account(&self, key: &str) -> Result<bool, StoreError>;
+    /// The account that owns a nick.
+    fn nick_owner(&self, nick: &str) -> Result<Option<String>, StoreError>;
+    fn channel(&self, key: &str) -> Result<Option<ChannelRegistration>, StoreError>;
+    /// Registers a channel; Exists when it is registered.
+    fn create_channel(&self, key: &str, reg: &ChannelRegistration) -> Result<(), StoreError>;
+    fn delete_channel(&self, key: &str) -> Result<bool, StoreError>;
+    /// Reads every record (`ircd store check`): the counts of accounts,
+    /// nicks and channels.
+    fn check(&self) -> Result<(usize, usize, usize), StoreError>;
+}
+
+pub struct RedbStore {
+    db: Database,
+}
+
+impl RedbStore {
+    /// Opens (or creates) the store file, creating the tables and migrating
+    /// an older schema.
+    pub fn open(path: &Path) -> Result<RedbStore, StoreError> {
+        let database = Database::create(path).map_err(db)?;
+        let tx = database.begin_write().map_err(db)?;
+        {
+            let mut meta = tx.open_table(META).map_err(db)?;
+            let version = meta.get("schema").map_err(db)?.map(|v| v.value());
+            match version {
+                None => {
+                    meta.insert("schema", SCHEMA_VERSION).map_err(db)?;
+                }
+                Some(v) if v > SCHEMA_VERSION => return Err(StoreError::TooNew(v)),
+                // Migrations from older schemas go here, in order.
+                Some(_) => {}
+            }
+            tx.open_table(ACCOUNTS).map_err(db)?;
+            tx.open_table(NICKS).map_err(db)?;
+            tx.open_table(CHANNELS).map_err(db)?;
+        }
+        tx.commit().map_err(db)?;
+        Ok(RedbStore { db: database })
+    }
+}
+
+fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(b: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(b).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+impl Store for RedbStore {
+    fn create_account(&self, key: &str, account: &Account) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(db)?;
+        {
+            let mut accounts = tx.open_table(ACCOUNTS).map_err(db)?;
+            let mut nicks = tx.open_table(NICKS).map_err(db)?;
+            if accounts.get(key).map_err(db)?.is_some() || nicks.get(key).map_err(db)?.is_some()
+            {
+                return Err(StoreError::Exists);
+            }
+            accounts.insert(key, encode(account).as_slice()).map_err(db)?;
+            nicks.insert(key, key).map_err(db)?;
+        }
+        tx.commit().map_err(db)
+    }
+
+    fn account(&self, key: &str) -> Result<Option<Account>, StoreError> {
+        let tx = self.db.begin_read().map_err(db)?;
+        let t = tx.open_table(ACCOUNTS).map_err(db)?;
+        match t.get(key).map_err(db)? {
+            Some(v) => decode(v.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn put_account(&self, key: &str, account: &Account) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(db)?;
+        {
+            let mut t = tx.open_table(ACCOUNTS).map_err(db)?;
+            t.insert(key, encode(account).as_slice()).map_err(db)?;
+        }
+        tx.commit().map_err(db)
+    }
+
+    fn delete_account(&self, key: &str) -> Result<bool, StoreError> {
+        let tx = self.db.begin_write().map_err(db)?;
+        let existed;
+        {
+            let mut accounts = tx.open_table(ACCOUNTS).map_err(db)?;
+            existed = accounts.remove(key).map_err(db)?.is_some();
+            let mut nicks = tx.open_table(NICKS).map_err(db)?;
+            let owned: Vec<String> = nicks
+                .iter()
+                .map_err(db)?
+                .filter_map(Result::ok)
+                .filter(|(_, v)| v.value() == key)
+                .map(|(k, _)| k.value().to_string())
+                .collect();
+            for n in owned {
+                nicks.remove(n.as_str()).map_err(db)?;
+            }
+            let mut channels = tx.open_table(CHANNELS).map_err(db)?;
+            let founded: Vec<String> = channels
+                .iter()
+                .map_err(db)?
+                .filter_map(Result::ok)
+                .filter(|(_, v)| {
+                    decode::<ChannelRegistration>(v.value()).is_ok_and(|r| r.founder == key)
+                })
+                .map(|(k, _)| k.value().to_string())
+                .collect();
+            for c in founded {
+                channels.remove(c.as_str()).map_err(db)?;
+            }
+        }
+        tx.commit().map_err(db)?;
+        Ok(existed)
+    }
+
+    fn nick_owner(&self, nick: &str) -> Result<Option<String>, StoreError> {
+        let tx = self.db.begin_read().map_err(db)?;
+        let t = tx.open_table(NICKS).map_err(db)?;
+        Ok(t.get(nick).map_err(db)?.map(|v| v.value().to_string()))
+    }
+
+    fn channel(&self, key: &str) -> Result<Option<ChannelRegistration>, StoreError> {
+        let tx = self.db.begin_read().map_err(db)?;
+        let t = tx.open_table(CHANNELS).map_err(db)?;
+        match t.get(key).map_err(db)? {
+            Some(v) => decode(v.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn create_channel(&self, key: &str, reg: &ChannelRegistration) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(db)?;
+        {
+            let mut t = tx.open_table(CHANNELS).map_err(db)?;
+            if t.get(key).map_err(db)?.is_some() {
+                return Err(StoreError::Exists);
+            }
+            t.insert(key, encode(reg).as_slice()).map_err(db)?;
+        }
+        tx.commit().map_err(db)
+    }
+
+    fn delete_channel(&self, key: &str) -> Result<bool, StoreError> {
+        let tx = self.db.begin_write().map_err(db)?;
+        let existed = {
+            let mut t = tx.open_table(CHANNELS).map_err(db)?;
+            t.remove(key).map_err(db)?.is_some()
+        };
+        tx.commit().map_err(db)?;
+        Ok(existed)
+    }
+
+    fn check(&self) -> Result<(usize, usize, usize), StoreError> {
+        let tx = self.db.begin_read().map_err(db)?;
+        let accounts = tx.open_table(ACCOUNTS).map_err(db)?;
+        let mut n_accounts = 0;
+        for r in accounts.iter().map_err(db)? {
+            let (_, v) = r.map_err(db)?;
+            decode::<Account>(v.value())?;
+            n_accounts += 1;
+        }
+        let nicks = tx.open_table(NICKS).map_err(db)?;
+        let mut n_nicks = 0;
+        for r in nicks.iter().map_err(db)? {
+            let (_, owner) = r.map_err(db)?;
+            if accounts.get(owner.value()).map_err(db)?.is_none() {
+                return Err(StoreError::Corrupt(
+                    "a nick belongs to an account that does not exist".into(),
+                ));
+            }
+            n_nicks += 1;
+        }
+        let channels = tx.open_table(CHANNELS).map_err(db)?;
+        let mut n_channels = 0;
+        for r in channels.iter().map_err(db)? {
+            let (_, v) = r.map_err(db)?;
+            decode::<ChannelRegistration>(v.value())?;
+            n_channels += 1;
+        }
+        Ok((n_accounts, n_nicks, n_channels))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounts_nicks_and_channels_persist() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("accounts.redb");
+        let a = Account {
+            name: "Alice".into(),
+            hash: "$2b$04$x".into(),
+            registered: 1,
+            email: None,
+        };
+        {
+            let s = RedbStore::open(&path).unwrap();
+            s.create_account("alice", &a).unwrap();
+            assert!(matches!(
+                s.create_account("alice", &a),
+                Err(StoreError::Exists)
+            ));
+            let reg = ChannelRegistration {
+                name: "#Room".into(),
+                founder: "alice".into(),
+                registered: 2,
+                description: None,
+            };
+            s.create_channel("#room", &reg).unwrap();
+        }
+        let s = RedbStore::open(&path).unwrap();
+        assert_eq!(s.account("alice").unwrap(), Some(a));
+        assert_eq!(s.nick_owner("alice").unwrap().as_deref(), Some("alice"));
+        assert_eq!(s.check().unwrap(), (1, 1, 1));
+        assert!(s.delete_account("alice").unwrap());
+        assert_eq!(s.check().unwrap(), (0, 0, 0));
+    }
+}

@@ -1,0 +1,261 @@
+//! Built-in NickServ, ChanServ and SASL over real connections: accounts,
+//! logins (NickServ, SASL PLAIN, PASS account:password), throttling, channel
+//! registration, CLOSE, and persistence across a restart of the binary.
+
+use base64::Engine;
+
+use crate::common::*;
+
+const FAST: &str = "[services]\nbcrypt_cost = 4\n";
+
+async fn ns(c: &mut TestClient, line: &str) -> Msg {
+    c.send(&format!("PRIVMSG NickServ :{line}")).await;
+    c.expect_match("NickServ NOTICE", |m| {
+        m.command == "NOTICE" && m.nick() == "NickServ"
+    })
+    .await
+}
+
+async fn registered(srv: &TestServer, nick: &str, password: &str) -> TestClient {
+    let mut c = srv.user(nick).await;
+    c.send(&format!("NS REGISTER {password}")).await;
+    let m = c.expect("900").await;
+    assert_eq!(m.params[2], nick);
+    c.sync().await;
+    c
+}
+
+fn plain(account: &str, password: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("\0{account}\0{password}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nickserv_register_identify_logout_info() {
+    let srv = start(FAST).await;
+    let mut peer = srv.client().await;
+    peer.send("CAP REQ :account-notify").await;
+    peer.expect("CAP").await;
+    peer.send("CAP END").await;
+    peer.register("peer").await;
+    let mut a = srv.user("alice").await;
+    for c in [&mut peer, &mut a] {
+        c.send("JOIN #r").await;
+        c.expect("366").await;
+    }
+    let help = ns(&mut a, "HELP").await;
+    assert!(help.last().contains("commands"), "{help:?}");
+    let listed = a.sync().await;
+    assert!(listed.iter().any(|m| m.last().contains("IDENTIFY")), "{listed:?}");
+    let long = "x".repeat(73);
+    let refused = ns(&mut a, &format!("REGISTER {long}")).await;
+    assert!(refused.last().contains("longer than 72"), "{refused:?}");
+    a.send("NS REGISTER s3cret alice@example.org").await;
+    let logged = a.expect("900").await;
+    assert_eq!(logged.params[2], "alice");
+    let acct = peer.expect("ACCOUNT").await;
+    assert_eq!((acct.nick(), acct.params[0].as_str()), ("alice", "alice"));
+    a.send("WHOIS alice").await;
+    let w = a.expect("330").await;
+    assert_eq!(w.params[2], "alice");
+    // Another connection cannot register the same account again.
+    let mut b = srv.user("bob").await;
+    b.send("NICK Alice_").await;
+    b.sync().await;
+    ns(&mut a, "LOGOUT").await;
+    assert_eq!(peer.expect("ACCOUNT").await.params[0], "*");
+    let bad = ns(&mut a, "IDENTIFY wrong").await;
+    assert!(bad.last().contains("Invalid password"), "{bad:?}");
+    a.send("NS IDENTIFY alice s3cret").await;
+    a.expect("900").await;
+    let info = ns(&mut b, "INFO alice").await;
+    assert!(info.last().contains("Information on alice"), "{info:?}");
+    let rest = b.sync().await;
+    assert!(
+        rest.iter().all(|m| !m.last().contains("example.org")),
+        "the email shows only to its owner: {rest:?}"
+    );
+    let unknown = ns(&mut b, "INFO nobody").await;
+    assert!(unknown.last().contains("not registered"));
+    let needs = ns(&mut b, "LOGOUT").await;
+    assert!(needs.last().contains("logged in"), "{needs:?}");
+    ns(&mut a, "SET PASSWORD n3w").await;
+    ns(&mut a, "LOGOUT").await;
+    a.send("NS IDENTIFY n3w").await;
+    a.expect("900").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sasl_plain_and_pass_log_in_before_001() {
+    let srv = start(FAST).await;
+    let mut owner = registered(&srv, "carol", "pw-carol").await;
+    owner.send("QUIT").await;
+    owner.expect_closed().await;
+
+    let mut c = srv.client().await;
+    c.send("CAP LS 302").await;
+    let ls = c.expect("CAP").await;
+    assert!(ls.last().split(' ').any(|t| t == "sasl=PLAIN"), "{ls:?}");
+    c.send("CAP REQ :sasl").await;
+    c.expect("CAP").await;
+    c.send("NICK carol").await;
+    c.send("USER c 0 * :c").await;
+    // Unknown mechanism: 908 and 904; abort: 906; then a wrong password: 904.
+    c.send("AUTHENTICATE EXTERNAL-NOPE").await;
+    c.expect("908").await;
+    c.expect("904").await;
+    c.send("AUTHENTICATE PLAIN").await;
+    c.expect("AUTHENTICATE").await;
+    c.send("AUTHENTICATE *").await;
+    c.expect("906").await;
+    c.send("AUTHENTICATE PLAIN").await;
+    c.expect("AUTHENTICATE").await;
+    c.send(&format!("AUTHENTICATE {}", plain("carol", "wrong"))).await;
+    c.expect("904").await;
+    c.send("AUTHENTICATE PLAIN").await;
+    c.expect("AUTHENTICATE").await;
+    c.send(&format!("AUTHENTICATE {}", plain("carol", "pw-carol"))).await;
+    let m = c.expect("900").await;
+    assert_eq!(m.params[2], "carol");
+    c.expect("903").await;
+    c.send("AUTHENTICATE PLAIN").await;
+    c.expect("907").await;
+    c.send("CAP END").await;
+    c.nick = "carol".into();
+    c.expect("001").await;
+    c.send("QUIT").await;
+    c.expect_closed().await;
+
+    // PASS account:password logs in too, before 001.
+    let mut p = srv.client().await;
+    p.send("PASS carol:pw-carol").await;
+    p.send("NICK carol2").await;
+    p.send("USER c 0 * :c").await;
+    let lines = {
+        let mut v = Vec::new();
+        loop {
+            let m = p.recv().await.expect("open");
+            let done = m.command == "001";
+            v.push(m);
+            if done {
+                break v;
+            }
+        }
+    };
+    assert!(lines.iter().any(|m| m.command == "900"), "{lines:?}");
+    let mut bad = srv.client().await;
+    bad.send("PASS carol:nope").await;
+    bad.send("NICK carol3").await;
+    bad.send("USER c 0 * :c").await;
+    bad.expect("464").await;
+    bad.expect_closed().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_passwords_are_throttled_without_checking() {
+    let srv = start("[services]\nbcrypt_cost = 4\nmax_failures = 5\nfailure_window = \"2s\"\n").await;
+    let mut owner = registered(&srv, "dave", "right").await;
+    owner.send("QUIT").await;
+    owner.expect_closed().await;
+    let mut bystander = srv.user("bystander").await;
+    let mut c = srv.user("mallory").await;
+    for i in 0..20 {
+        let m = ns(&mut c, "IDENTIFY dave wrong").await;
+        if i < 5 {
+            assert!(m.last().contains("Invalid password"), "{i}: {m:?}");
+        } else {
+            assert!(m.last().contains("Too many"), "{i}: {m:?}");
+        }
+        bystander.sync().await;
+    }
+    // Throttled means not even the right password is checked.
+    let m = ns(&mut c, "IDENTIFY dave right").await;
+    assert!(m.last().contains("Too many"), "{m:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    c.send("NS IDENTIFY dave right").await;
+    c.expect("900").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chanserv_register_info_op_and_close() {
+    let srv = start(
+        "[services]\nbcrypt_cost = 4\n[channels]\nmin_idle_timeout = \"1s\"\n",
+    )
+    .await;
+    let mut founder = registered(&srv, "erin", "pw").await;
+    let mut friend = srv.user("frank").await;
+    let cs = |text: &'static str| format!("PRIVMSG ChanServ :{text}");
+    founder.send("JOIN #otr").await;
+    founder.expect("366").await;
+    friend.send("JOIN #otr").await;
+    friend.expect("366").await;
+    // Only an operator may register; ephemeral channels never.
+    friend.send("CS REGISTER #otr").await;
+    let m = friend.expect("NOTICE").await;
+    assert!(m.last().contains("logged in"), "{m:?}");
+    founder.send("MODE #otr +E 1h").await;
+    founder.expect("MODE").await;
+    founder.send(&cs("REGISTER #otr")).await;
+    let m = founder.expect("NOTICE").await;
+    assert!(m.last().contains("ephemeral"), "{m:?}");
+    founder.send("MODE #otr -E").await;
+    founder.expect("MODE").await;
+    founder.send(&cs("REGISTER #otr")).await;
+    let m = founder.expect("NOTICE").await;
+    assert!(m.last().contains("registered to you"), "{m:?}");
+    founder.send("CS INFO #otr").await;
+    founder.expect_match("founder line", |m| m.last() == "Founder: erin").await;
+    founder.send("CS OP #otr frank").await;
+    let m = friend
+        .expect_match("ChanServ MODE", |m| m.command == "MODE" && m.nick() == "ChanServ")
+        .await;
+    assert_eq!((m.nick(), m.params[1].as_str(), m.params[2].as_str()), ("ChanServ", "+o", "frank"));
+    // CLOSE: everyone is kicked with the reason, the room is gone.
+    founder.send("CS CLOSE #otr party is over").await;
+    let k = friend.expect("KICK").await;
+    assert_eq!(k.params[1], "frank");
+    assert!(k.last().contains("party is over"), "{k:?}");
+    founder.expect("KICK").await;
+    friend.send("LIST #otr").await;
+    let rows = friend.sync().await;
+    assert!(rows.iter().all(|m| m.command != "322"), "{rows:?}");
+    // The registration stays: the founder gets ops back on join.
+    friend.send("JOIN #otr").await;
+    friend.expect("366").await;
+    founder.send("JOIN #otr").await;
+    let m = founder
+        .expect_match("ChanServ MODE", |m| m.command == "MODE" && m.nick() == "ChanServ")
+        .await;
+    assert_eq!((m.params[1].as_str(), m.params[2].as_str()), ("+o", "erin"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_and_registrations_survive_a_restart() {
+    let mut p = crate::binary::spawn(FAST, &[]);
+    let addr = p.addr();
+    let mut a = TestClient::connect(addr).await;
+    a.register("gina").await;
+    a.send("NS REGISTER pw-gina").await;
+    a.expect("900").await;
+    a.send("JOIN #kept").await;
+    a.expect("366").await;
+    a.send("CS REGISTER #kept").await;
+    a.expect_match("registered", |m| m.last().contains("registered to you")).await;
+    p.signal("-TERM");
+    a.expect_closed().await;
+    assert!(p.wait().success());
+    let out = std::process::Command::new(crate::binary::BIN)
+        .args(["store", "check", "--config"])
+        .arg(p.dir.path().join("ircd.toml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 account"), "{out:?}");
+    // Same folder, new process.
+    let q = crate::binary::respawn(p);
+    let mut b = TestClient::connect(q.addr()).await;
+    b.register("gina").await;
+    b.send("NS IDENTIFY pw-gina").await;
+    b.expect("900").await;
+    b.send("CS INFO #kept").await;
+    b.expect_match("founder", |m| m.last() == "Founder: gina").await;
+}
