@@ -41,6 +41,10 @@ enum Command {
 enum StoreAction {
     /// Open the store and read every record; exit 1 if anything is wrong.
     Check,
+    /// Write every record as JSON (bcrypt hashes, never passwords) to FILE.
+    Export { file: PathBuf },
+    /// Restore the records of a JSON backup made by `export`.
+    Import { file: PathBuf },
 }
 
 fn main() -> ExitCode {
@@ -48,9 +52,7 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::Mkpasswd) => mkpasswd(),
         Some(Command::Init { dir }) => ircd::init::run(dir.as_deref()),
-        Some(Command::Store {
-            action: StoreAction::Check,
-        }) => store_check(cli.config),
+        Some(Command::Store { action }) => store(cli.config, action),
         Some(Command::CheckConfig) => {
             let Some(path) = cli.config else {
                 eprintln!("ircd check-config: --config FILE is required");
@@ -71,7 +73,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn store_check(path: Option<PathBuf>) -> ExitCode {
+fn store(path: Option<PathBuf>, action: StoreAction) -> ExitCode {
     let config = match &path {
         Some(p) => match Config::load(p) {
             Ok(c) => c,
@@ -83,9 +85,50 @@ fn store_check(path: Option<PathBuf>) -> ExitCode {
         None => Config::defaults(),
     };
     let dir = &config.server.data_dir;
-    let checked = ircd::services::Accounts::open(dir, config.server.casemapping)
-        .and_then(|a| a.store().check());
-    match checked {
+    let accounts = match ircd::services::Accounts::open(dir, config.server.casemapping) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{}: {e}", dir.join("accounts.redb").display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let store = accounts.store();
+    match action {
+        StoreAction::Check => {}
+        StoreAction::Export { file } => {
+            let written = store.export().map_err(|e| e.to_string()).and_then(|d| {
+                let json = serde_json::to_string_pretty(&d).map_err(|e| e.to_string())?;
+                std::fs::write(&file, json).map_err(|e| e.to_string())
+            });
+            return match written {
+                Ok(()) => {
+                    println!("{}: written", file.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("ircd store export: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        StoreAction::Import { file } => {
+            let done = std::fs::read_to_string(&file)
+                .map_err(|e| e.to_string())
+                .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+                .and_then(|d| store.import(&d).map_err(|e| e.to_string()));
+            return match done {
+                Ok(()) => {
+                    println!("{}: imported", file.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("ircd store import: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+    }
+    match store.check() {
         Ok((accounts, nicks, channels)) => {
             println!(
                 "{}: ok: {accounts} account(s), {nicks} nick(s), {channels} channel registration(s)",

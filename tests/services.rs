@@ -173,6 +173,19 @@ async fn wrong_passwords_are_throttled_without_checking() {
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     c.send("NS IDENTIFY dave right").await;
     c.expect("900").await;
+
+    // Per address too, for addresses not exempt from per-address limits
+    // (loopback is exempt by default, for bridges).
+    let srv = start(
+        "[services]\nbcrypt_cost = 4\nmax_failures = 5\n[connections]\nexempt = []\n",
+    )
+    .await;
+    let mut c = srv.user("guesser").await;
+    for i in 0..6 {
+        let m = ns(&mut c, &format!("IDENTIFY someone{i} wrong")).await;
+        let throttled = m.last().contains("Too many");
+        assert_eq!(throttled, i == 5, "{i}: {m:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -258,4 +271,178 @@ async fn accounts_and_registrations_survive_a_restart() {
     b.expect("900").await;
     b.send("CS INFO #kept").await;
     b.expect_match("founder", |m| m.last() == "Founder: gina").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chanserv_flags_auto_op_and_akick() {
+    let srv = start(FAST).await;
+    let mut erin = registered(&srv, "erin", "pw").await;
+    let mut frank = registered(&srv, "frank", "pw").await;
+    erin.send("JOIN #room").await;
+    erin.expect("366").await;
+    erin.send("CS REGISTER #room").await;
+    erin.expect_match("registered", |m| m.last().contains("registered to you")).await;
+    erin.send("CS FLAGS #room frank +O").await;
+    erin.expect_match("flags", |m| m.last().contains("Flags of frank are now +O")).await;
+    erin.send("CS FLAGS #room").await;
+    erin.expect_match("access list", |m| m.last().contains("frank +O")).await;
+    frank.send("JOIN #room").await;
+    let m = frank
+        .expect_match("auto-op", |m| m.command == "MODE" && m.nick() == "ChanServ")
+        .await;
+    assert_eq!((m.params[1].as_str(), m.params[2].as_str()), ("+o", "frank"));
+    // frank has no 'o' flag: he may not use OP.
+    frank.send("CS OP #room frank").await;
+    frank.expect_match("refused", |m| m.last().contains("do not have access")).await;
+    erin.send("CS AKICK #room ADD troll*!*@* trolling is not welcome").await;
+    erin.expect_match("akick", |m| m.last().contains("AKICK list of #room")).await;
+    let mut troll = srv.user("trollface").await;
+    troll.send("JOIN #room").await;
+    let k = troll
+        .expect_match("kicked", |m| m.command == "KICK" && m.params[1] == "trollface")
+        .await;
+    assert_eq!(k.nick(), "ChanServ");
+    assert_eq!(k.last(), "trolling is not welcome");
+    erin.send("CS AKICK #room LIST").await;
+    erin.expect_match("listed", |m| m.last().contains("troll*!*@*")).await;
+    erin.send("CS AKICK #room DEL troll*!*@*").await;
+    erin.expect_match("removed", |m| m.last().contains("Removed")).await;
+    troll.send("JOIN #room").await;
+    troll.expect("366").await;
+    let rest = troll.sync().await;
+    assert!(rest.iter().all(|m| m.command != "KICK"), "{rest:?}");
+    // Only the founder changes access.
+    frank.send("CS FLAGS #room trollface +O").await;
+    frank.expect_match("founder only", |m| m.last().contains("not the founder")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nickserv_group_and_ungroup() {
+    let srv = start(FAST).await;
+    let mut a = registered(&srv, "alice", "pw").await;
+    a.send("NICK alice_away").await;
+    a.expect("NICK").await;
+    let m = ns(&mut a, "GROUP").await;
+    assert!(m.last().contains("alice_away is now a nick of alice"), "{m:?}");
+    let mut b = srv.user("bob").await;
+    b.send("NICK alice_away2").await;
+    b.sync().await;
+    // The grouped nick logs in to the account.
+    b.send("NS IDENTIFY alice_away pw").await;
+    let m = b.expect("900").await;
+    assert_eq!(m.params[2], "alice");
+    let m = ns(&mut a, "UNGROUP alice").await;
+    assert!(m.last().contains("cannot be ungrouped"), "{m:?}");
+    let m = ns(&mut a, "UNGROUP alice_away").await;
+    assert!(m.last().contains("no longer"), "{m:?}");
+    let m = ns(&mut a, "INFO alice_away").await;
+    assert!(m.last().contains("not registered"), "{m:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_export_import_and_sigkill_during_registrations() {
+    use std::sync::{Arc, Mutex};
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let p = crate::binary::spawn(FAST, &[]);
+    let addr = p.addr();
+    let acked: Arc<Mutex<Vec<String>>> = Arc::default();
+    let mut tasks = Vec::new();
+    for i in 0..1000 {
+        let acked = acked.clone();
+        tasks.push(tokio::spawn(async move {
+            let Ok(mut s) = tokio::net::TcpStream::connect(addr).await else {
+                return;
+            };
+            let nick = format!("r{i}");
+            let hello = format!("NICK {nick}\r\nUSER r 0 * :r\r\nNS REGISTER pw-{nick}\r\n");
+            if s.write_all(hello.as_bytes()).await.is_err() {
+                return;
+            }
+            let mut lines = BufReader::new(s).lines();
+            while let Ok(Some(l)) = lines.next_line().await {
+                // The numeric itself (LUSERS can say " 900 " too).
+                if l.split(' ').nth(1) == Some("900") {
+                    acked.lock().unwrap().push(nick);
+                    return;
+                }
+            }
+        }));
+    }
+    // Kill the server while registrations are still in flight.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    while acked.lock().unwrap().len() < 300 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    p.signal("-KILL");
+    for t in tasks {
+        let _ = t.await;
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() >= 300, "only {} registrations acknowledged", acked.len());
+    let config = p.dir.path().join("ircd.toml");
+    let store = |args: &[&str]| {
+        std::process::Command::new(crate::binary::BIN)
+            .arg("store")
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .unwrap()
+    };
+    let check = store(&["check"]);
+    assert!(check.status.success(), "{check:?}");
+    let fresh = tempfile::tempdir().unwrap();
+    let backup = fresh.path().join("backup.json");
+    let export = store(&["export", backup.to_str().unwrap()]);
+    assert!(export.status.success(), "{export:?}");
+    let json = std::fs::read_to_string(&backup).unwrap();
+    assert!(json.contains("$2b$04$") && !json.contains("pw-r1\""), "hashes only");
+    let missing: Vec<&String> = acked
+        .iter()
+        .filter(|n| !json.contains(&format!("\"name\": \"{n}\"")))
+        .collect();
+    assert!(missing.is_empty(), "acknowledged but not stored: {missing:?}");
+    // Every acknowledged registration logs in after the restart.
+    let q = crate::binary::respawn(p);
+    let sem = Arc::new(tokio::sync::Semaphore::new(50));
+    let mut logins = Vec::new();
+    for nick in acked.clone() {
+        let sem = sem.clone();
+        let addr = q.addr();
+        logins.push(tokio::spawn(async move {
+            let _permit = sem.acquire().await.unwrap();
+            let mut c = TestClient::connect(addr).await;
+            c.send(&format!("PASS {nick}:pw-{nick}")).await;
+            c.register(&format!("x{nick}")).await;
+            c.send(&format!("WHOIS x{nick}")).await;
+            let m = c.expect("330").await;
+            assert_eq!(m.params[2], nick);
+        }));
+    }
+    for l in logins {
+        l.await.unwrap();
+    }
+    // import restores a backup into an empty store.
+    drop(q);
+    let cfg2 = fresh.path().join("ircd.toml");
+    std::fs::write(
+        &cfg2,
+        format!("[server]\nname = \"irc.test\"\ndata_dir = {:?}\n", fresh.path().join("data")),
+    )
+    .unwrap();
+    let import = std::process::Command::new(crate::binary::BIN)
+        .args(["store", "import"])
+        .arg(&backup)
+        .arg("--config")
+        .arg(&cfg2)
+        .output()
+        .unwrap();
+    assert!(import.status.success(), "{import:?}");
+    let check2 = std::process::Command::new(crate::binary::BIN)
+        .args(["store", "check", "--config"])
+        .arg(&cfg2)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&check2.stdout);
+    assert!(out.contains(&format!("{} account", json.matches("\"hash\"").count())), "{out}");
 }

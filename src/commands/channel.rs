@@ -77,19 +77,7 @@ fn join_one(ctx: &mut Ctx, name: &str, key: Option<&str>) {
         ctx.deliver(away);
     }
     let view = joined.view;
-    // The founder of a registered channel gets ops on join (from ChanServ).
-    if let (Some(acc), Some(account)) = (ctx.control.accounts(), client.snapshot().account)
-        && acc.is_founder(&view.name, &account)
-        && let Ok(Some(d)) = ctx.state.service_mode(
-            &view.name,
-            &client,
-            'o',
-            true,
-            &crate::services::Service::ChanServ.prefix(),
-        )
-    {
-        ctx.deliver(d);
-    }
+
     if let Some(e) = view.ephemeral {
         let text = format!(
             "{} is ephemeral: nothing said here is logged, and it self-destructs after {} without messages.",
@@ -109,6 +97,9 @@ fn join_one(ctx: &mut Ctx, name: &str, key: Option<&str>) {
     if !client.has_cap(Cap::NoImplicitNames.bit()) {
         list::send_names(ctx, &view.name);
     }
+    // A registered channel: ChanServ enforces AKICK and gives auto-modes
+    // (its founder gets ops).
+    crate::services::on_join(ctx, &view.name);
 }
 
 // PART <channel>{,<channel>} [<reason>]

@@ -140,7 +140,7 @@ pub fn try_complete(ctx: &mut Ctx) {
             zeroize::Zeroizing::new(password.to_string()),
         );
         let ip = ctx.client().ip;
-        let cfg = ctx.config.services.clone();
+        let cfg = ctx.config.clone();
         if accounts.throttled(&cfg, &account, ip) {
             return password_checked(ctx, false);
         }

@@ -96,8 +96,7 @@ pub fn authenticate(ctx: &mut Ctx, msg: &Message) {
         return fail(ctx);
     }
     let ip = ctx.client().ip;
-    let cfg = ctx.config.services.clone();
-    if accounts.throttled(&cfg, authcid, ip) {
+    if accounts.throttled(&ctx.config, authcid, ip) {
         return fail(ctx);
     }
     let account = authcid.to_string();
@@ -114,7 +113,7 @@ pub fn authenticate(ctx: &mut Ctx, msg: &Message) {
                 if e == LoginError::Invalid
                     && let Some(acc) = c.accounts()
                 {
-                    acc.note_failure(&cfg, &account, ip);
+                    acc.note_failure(c.config(), &account, ip);
                 }
                 c.numeric(ERR_SASLFAIL, &[]);
             }

@@ -9,7 +9,7 @@ use parking_lot::Mutex;
 use tokio::time::Instant;
 
 use super::store::{Account, ChannelRegistration, RedbStore, Store, StoreError};
-use crate::{config::Services as ServicesConfig, proto::Casemapping, state::unix_now};
+use crate::{config::Config, proto::Casemapping, state::unix_now};
 
 /// bcrypt reads at most 72 bytes; a longer password is refused, not cut.
 pub const MAX_PASSWORD: usize = 72;
@@ -71,15 +71,22 @@ impl Accounts {
         }
     }
 
-    fn keys(&self, account: &str, ip: IpAddr) -> [String; 2] {
-        [format!("a:{}", self.fold(account)), format!("i:{ip}")]
+    /// The throttle keys of an attempt: the account, and the address unless
+    /// it is exempt from per-address limits (a bridge carries many users).
+    fn keys(&self, config: &Config, account: &str, ip: IpAddr) -> Vec<String> {
+        let mut keys = vec![format!("a:{}", self.fold(account))];
+        if !config.connections.exempts(ip) {
+            keys.push(format!("i:{ip}"));
+        }
+        keys
     }
 
     /// Has `account` (or `ip`) had too many wrong passwords lately?
-    pub fn throttled(&self, cfg: &ServicesConfig, account: &str, ip: IpAddr) -> bool {
+    pub fn throttled(&self, config: &Config, account: &str, ip: IpAddr) -> bool {
+        let cfg = &config.services;
         let now = Instant::now();
         let f = self.failures.lock();
-        self.keys(account, ip).iter().any(|k| {
+        self.keys(config, account, ip).iter().any(|k| {
             f.get(k).is_some_and(|w| {
                 now.duration_since(w.start) < cfg.failure_window && w.count >= cfg.max_failures
             })
@@ -87,13 +94,14 @@ impl Accounts {
     }
 
     /// Counts a wrong password against the account and the address.
-    pub fn note_failure(&self, cfg: &ServicesConfig, account: &str, ip: IpAddr) {
+    pub fn note_failure(&self, config: &Config, account: &str, ip: IpAddr) {
+        let cfg = &config.services;
         let now = Instant::now();
         let mut f = self.failures.lock();
         if f.len() > 10_000 {
             f.retain(|_, w| now.duration_since(w.start) < cfg.failure_window);
         }
-        for k in self.keys(account, ip) {
+        for k in self.keys(config, account, ip) {
             let w = f.entry(k).or_insert(Window {
                 start: now,
                 count: 0,
@@ -179,6 +187,8 @@ impl Accounts {
                 founder: self.fold(founder),
                 registered: unix_now(),
                 description: None,
+                access: Vec::new(),
+                akick: Vec::new(),
             },
         )
     }
@@ -189,6 +199,40 @@ impl Accounts {
 
     pub fn drop_account(&self, name: &str) -> bool {
         self.store.delete_account(&self.fold(name)).unwrap_or(false)
+    }
+
+    pub fn put_channel(&self, reg: &ChannelRegistration) -> bool {
+        self.store.put_channel(&self.fold(&reg.name), reg).is_ok()
+    }
+
+    /// GROUP: `nick` becomes a nick of `account`.
+    pub fn group(&self, nick: &str, account: &str) -> Result<(), StoreError> {
+        self.store.group_nick(&self.fold(nick), &self.fold(account))
+    }
+
+    pub fn ungroup(&self, nick: &str) -> bool {
+        self.store.ungroup_nick(&self.fold(nick)).unwrap_or(false)
+    }
+
+    pub fn nicks_of(&self, account: &str) -> Vec<String> {
+        self.store.nicks_of(&self.fold(account)).unwrap_or_default()
+    }
+
+    /// The access flags `account` has on registered channel `name` (the
+    /// founder has all of them).
+    pub fn flags(&self, name: &str, account: &str) -> String {
+        let Some(reg) = self.channel(name) else {
+            return String::new();
+        };
+        let key = self.fold(account);
+        if reg.founder == key {
+            return "FOVovt".into();
+        }
+        reg.access
+            .iter()
+            .find(|a| a.account == key)
+            .map(|a| a.flags.clone())
+            .unwrap_or_default()
     }
 
     /// Is `account` the founder of registered channel `name`?

@@ -3,7 +3,12 @@
 //! operator destroys the room at once, through the same path as the idle
 //! self-destruct).
 
-use super::{Caller, Command, Service, accounts::ago};
+use super::{
+    Caller, Command, Service,
+    accounts::ago,
+    store::{AccessEntry, AkickEntry},
+};
+use crate::state::unix_now;
 
 const CS: Service = Service::ChanServ;
 
@@ -63,6 +68,30 @@ pub static COMMANDS: &[Command] = &[
         min_params: 1,
         needs_login: true,
         handler: devoice,
+    },
+    Command {
+        name: "FLAGS",
+        syntax: "FLAGS <#channel> [<account> [+|-]<flags>]",
+        help: "Lists or changes access: O auto-op, V auto-voice, o may OP, v may VOICE.",
+        min_params: 1,
+        needs_login: true,
+        handler: flags,
+    },
+    Command {
+        name: "AKICK",
+        syntax: "AKICK <#channel> ADD <mask|account> [<reason>] | DEL <mask> | LIST",
+        help: "Keeps users out: a matching user who joins is kicked at once.",
+        min_params: 2,
+        needs_login: true,
+        handler: akick,
+    },
+    Command {
+        name: "KICK",
+        syntax: "KICK <#channel> <nick> [<reason>]",
+        help: "Kicks a user (founder, or access o).",
+        min_params: 2,
+        needs_login: true,
+        handler: kick,
     },
     Command {
         name: "CLOSE",
@@ -164,9 +193,23 @@ fn drop_channel(c: &mut dyn Caller, args: &[&str]) {
     });
 }
 
+/// Does the caller have access flag `flag` on `name`? Tells it why not.
+fn has_flag(c: &mut dyn Caller, name: &str, flag: char) -> bool {
+    let acc = c.accounts().expect("services on");
+    if acc.channel(name).is_none() {
+        c.notice(CS, &format!("{name} is not registered."));
+        return false;
+    }
+    if account(c).is_some_and(|a| acc.flags(name, &a).contains(flag)) {
+        return true;
+    }
+    c.notice(CS, &format!("You do not have access to that on {name}."));
+    false
+}
+
 fn status(c: &mut dyn Caller, args: &[&str], mode: char, add: bool) {
     let name = args[0];
-    if !founder_only(c, name) {
+    if !has_flag(c, name, mode) {
         return;
     }
     let target = match args.get(1) {
@@ -222,4 +265,209 @@ fn close(c: &mut dyn Caller, args: &[&str]) {
         c.deliver(d);
     }
     c.notice(CS, &format!("{} is closed.", status.name));
+}
+
+// FLAGS <#channel> [<account> [+|-]<flags>]
+fn flags(c: &mut dyn Caller, args: &[&str]) {
+    let name = args[0];
+    let acc = c.accounts().expect("services on");
+    let Some(mut reg) = acc.channel(name) else {
+        c.notice(CS, &format!("{name} is not registered."));
+        return;
+    };
+    match args {
+        [_] => {
+            c.notice(CS, &format!("Access list of {}:", reg.name));
+            c.notice(CS, &format!("  {} (founder)", reg.founder));
+            for a in &reg.access {
+                c.notice(CS, &format!("  {} +{}", a.account, a.flags));
+            }
+            c.notice(CS, "End of the access list.");
+        }
+        [_, target, change, ..] => {
+            if !founder_only(c, name) {
+                return;
+            }
+            let Some(target) = acc.account(target).map(|a| acc.fold(&a.name)) else {
+                c.notice(CS, &format!("{target} is not a registered account."));
+                return;
+            };
+            let mut add = true;
+            let mut set: Vec<char> = reg
+                .access
+                .iter()
+                .find(|a| a.account == target)
+                .map(|a| a.flags.chars().collect())
+                .unwrap_or_default();
+            for ch in change.chars() {
+                match ch {
+                    '+' => add = true,
+                    '-' => add = false,
+                    'O' | 'V' | 'o' | 'v' | 't' => {
+                        set.retain(|x| *x != ch);
+                        if add {
+                            set.push(ch);
+                        }
+                    }
+                    other => {
+                        c.notice(CS, &format!("Unknown flag {other}: use O, V, o, v, t."));
+                        return;
+                    }
+                }
+            }
+            set.sort_unstable();
+            let flags: String = set.into_iter().collect();
+            reg.access.retain(|a| a.account != target);
+            if !flags.is_empty() {
+                reg.access.push(AccessEntry {
+                    account: target.clone(),
+                    flags: flags.clone(),
+                });
+            }
+            super::job(c, move || acc.put_channel(&reg), move |c, ok| {
+                if ok {
+                    c.notice(CS, &format!("Flags of {target} are now +{flags}."));
+                } else {
+                    c.notice(CS, "The access list could not be stored.");
+                }
+            });
+        }
+        _ => c.notice(CS, "Syntax: FLAGS <#channel> [<account> [+|-]<flags>]"),
+    }
+}
+
+// AKICK <#channel> ADD <mask|account> [<reason>] | DEL <mask> | LIST
+fn akick(c: &mut dyn Caller, args: &[&str]) {
+    let name = args[0];
+    if !founder_only(c, name) {
+        return;
+    }
+    let acc = c.accounts().expect("services on");
+    let Some(mut reg) = acc.channel(name) else {
+        return;
+    };
+    match (args[1].to_ascii_uppercase().as_str(), args.get(2)) {
+        ("LIST", _) => {
+            c.notice(CS, &format!("AKICK list of {}:", reg.name));
+            for (i, k) in reg.akick.iter().enumerate() {
+                let why = k.reason.as_deref().unwrap_or("");
+                c.notice(CS, &format!("  {}: {} ({}) {why}", i + 1, k.mask, k.setter));
+            }
+            c.notice(CS, "End of the AKICK list.");
+        }
+        ("ADD", Some(target)) => {
+            // A bare account name means that account; otherwise a mask.
+            let mask = if target.contains(['!', '@', '$', '*', '?']) {
+                crate::proto::mask::normalize_mask(target)
+            } else {
+                format!("$a:{target}")
+            };
+            if mask.contains(' ') || reg.akick.iter().any(|k| k.mask == mask) {
+                c.notice(CS, "That mask is already on the list, or not a mask.");
+                return;
+            }
+            if reg.akick.len() >= 100 {
+                c.notice(CS, "The AKICK list is full.");
+                return;
+            }
+            reg.akick.push(AkickEntry {
+                mask: mask.clone(),
+                reason: (args.len() > 3).then(|| args[3..].join(" ")),
+                setter: c.client().nick(),
+                time: unix_now(),
+            });
+            let chan = reg.name.clone();
+            super::job(c, move || acc.put_channel(&reg), move |c, ok| {
+                if ok {
+                    c.notice(CS, &format!("{mask} is now on the AKICK list of {chan}."));
+                    enforce_akick(c, &chan);
+                } else {
+                    c.notice(CS, "The AKICK list could not be stored.");
+                }
+            });
+        }
+        ("DEL", Some(target)) => {
+            let before = reg.akick.len();
+            let account_form = format!("$a:{target}");
+            reg.akick
+                .retain(|k| k.mask != *target && k.mask != account_form);
+            if reg.akick.len() == before {
+                c.notice(CS, &format!("{target} is not on the AKICK list."));
+                return;
+            }
+            super::job(c, move || acc.put_channel(&reg), |c, ok| {
+                c.notice(CS, if ok { "Removed from the AKICK list." } else { "The AKICK list could not be stored." })
+            });
+        }
+        _ => c.notice(CS, "Syntax: AKICK <#channel> ADD <mask|account> [<reason>] | DEL <mask> | LIST"),
+    }
+}
+
+/// Kicks every member of `name` who matches its AKICK list.
+fn enforce_akick(c: &mut dyn Caller, name: &str) {
+    let Some((_, rows)) = c.state().who_channel(&c.client(), name, false) else {
+        return;
+    };
+    for r in rows {
+        akick_one(c, name, &r.client);
+    }
+}
+
+/// Kicks `who` from `name` if it matches the AKICK list; true if it did.
+fn akick_one(c: &mut dyn Caller, name: &str, who: &crate::state::ClientRef) -> bool {
+    let Some(reg) = c.accounts().and_then(|a| a.channel(name)) else {
+        return false;
+    };
+    let Some(hit) = reg.akick.iter().find(|k| c.state().matches_mask(who, &k.mask)) else {
+        return false;
+    };
+    let reason = hit.reason.clone().unwrap_or_else(|| "You are not welcome here".into());
+    if let Ok(d) = c.state().service_kick(name, who, &reason, &CS.prefix()) {
+        c.deliver(d);
+    }
+    true
+}
+
+/// After a JOIN: AKICK, then the auto-modes of the joiner's access.
+pub fn on_join(c: &mut dyn Caller, name: &str) {
+    let Some(acc) = c.accounts() else { return };
+    if acc.channel(name).is_none() {
+        return;
+    }
+    let me = c.client();
+    if akick_one(c, name, &me) {
+        return;
+    }
+    let Some(account) = me.snapshot().account else {
+        return;
+    };
+    let flags = acc.flags(name, &account);
+    for (flag, mode) in [('O', 'o'), ('V', 'v')] {
+        if flags.contains(flag)
+            && let Ok(Some(d)) = c.state().service_mode(name, &me, mode, true, &CS.prefix())
+        {
+            c.deliver(d);
+        }
+    }
+}
+
+// KICK <#channel> <nick> [<reason>]
+fn kick(c: &mut dyn Caller, args: &[&str]) {
+    let name = args[0];
+    if !has_flag(c, name, 'o') {
+        return;
+    }
+    let Some(victim) = c.state().find_nick(args[1]) else {
+        c.notice(CS, &format!("{} is not online.", args[1]));
+        return;
+    };
+    let reason = if args.len() > 2 {
+        args[2..].join(" ")
+    } else {
+        format!("Kicked by {}", c.client().nick())
+    };
+    match c.state().service_kick(name, &victim, &reason, &CS.prefix()) {
+        Ok(d) => c.deliver(d),
+        Err(_) => c.notice(CS, &format!("{} is not on {name}.", victim.nick())),
+    }
 }

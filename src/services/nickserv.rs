@@ -57,6 +57,22 @@ pub static COMMANDS: &[Command] = &[
         handler: set,
     },
     Command {
+        name: "GROUP",
+        syntax: "GROUP",
+        help: "Adds your current nick to the account you are logged in to.",
+        min_params: 0,
+        needs_login: true,
+        handler: group,
+    },
+    Command {
+        name: "UNGROUP",
+        syntax: "UNGROUP [<nick>]",
+        help: "Removes a nick (your current one by default) from your account.",
+        min_params: 0,
+        needs_login: true,
+        handler: ungroup,
+    },
+    Command {
         name: "GHOST",
         syntax: "GHOST <nick> [<password>]",
         help: "Disconnects a connection that holds a nick of your account.",
@@ -126,7 +142,7 @@ fn check_password(
 ) {
     let acc = accounts(c);
     let ip = c.client().ip;
-    if acc.throttled(&c.config().services, &account, ip) {
+    if acc.throttled(c.config(), &account, ip) {
         c.notice(NS, "Too many wrong passwords; try again later.");
         return;
     }
@@ -136,8 +152,7 @@ fn check_password(
         move |c, result| match result {
             Ok(name) => then(c, name),
             Err((LoginError::Invalid, account)) => {
-                let cfg = c.config().services.clone();
-                accounts(c).note_failure(&cfg, &account, ip);
+                accounts(c).note_failure(c.config(), &account, ip);
                 c.notice(NS, &format!("Invalid password for {account}."));
             }
             Err((LoginError::Throttled, _)) => {
@@ -199,6 +214,10 @@ fn info(c: &mut dyn Caller, args: &[&str]) {
         if let Some(e) = &a.email {
             c.notice(NS, &format!("Email: {e}"));
         }
+    }
+    if mine || me.modes.oper {
+        let nicks = accounts(c).nicks_of(&a.name);
+        c.notice(NS, &format!("Nicks: {}", nicks.join(" ")));
     }
     let online = c
         .state()
@@ -291,4 +310,44 @@ fn ghost(c: &mut dyn Caller, args: &[&str]) {
         }
         (false, None) => c.notice(NS, "That nick is not yours: GHOST <nick> <password>."),
     }
+}
+
+// GROUP
+fn group(c: &mut dyn Caller, _args: &[&str]) {
+    let client = c.client();
+    let Some(account) = client.snapshot().account else {
+        return;
+    };
+    let nick = client.nick();
+    let acc = accounts(c);
+    job(
+        c,
+        move || acc.group(&nick, &account).map(|_| (nick, account)),
+        |c, r| match r {
+            Ok((nick, account)) => c.notice(NS, &format!("{nick} is now a nick of {account}.")),
+            Err(StoreError::Exists) => c.notice(NS, "That nick is already registered."),
+            Err(_) => c.notice(NS, "The nick could not be grouped; try again later."),
+        },
+    );
+}
+
+// UNGROUP [<nick>]
+fn ungroup(c: &mut dyn Caller, args: &[&str]) {
+    let client = c.client();
+    let Some(account) = client.snapshot().account else {
+        return;
+    };
+    let nick = args.first().map(|s| s.to_string()).unwrap_or_else(|| client.nick());
+    let acc = accounts(c);
+    let owned = acc
+        .nick_owner(&nick)
+        .is_some_and(|o| c.state().casemap.eq(&o, &account));
+    if !owned {
+        c.notice(NS, &format!("{nick} is not a nick of your account."));
+        return;
+    }
+    job(c, move || acc.ungroup(&nick).then_some(nick), |c, r| match r {
+        Some(nick) => c.notice(NS, &format!("{nick} is no longer a nick of your account.")),
+        None => c.notice(NS, "An account's own name cannot be ungrouped; DROP the account instead."),
+    });
 }

@@ -42,6 +42,38 @@ pub struct ChannelRegistration {
     pub registered: u64,
     #[serde(default)]
     pub description: Option<String>,
+    /// Accounts with flags (FLAGS): `O` auto-op and `V` auto-voice on join,
+    /// `o` and `v` may use OP and VOICE.
+    #[serde(default)]
+    pub access: Vec<AccessEntry>,
+    /// Masks (or `$a:account`) kicked on join, with the founder's reason.
+    #[serde(default)]
+    pub akick: Vec<AkickEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccessEntry {
+    /// Casefolded account name.
+    pub account: String,
+    pub flags: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AkickEntry {
+    pub mask: String,
+    pub reason: Option<String>,
+    pub setter: String,
+    pub time: u64,
+}
+
+/// Everything in a store, for `ircd store export` and `import` (hashes,
+/// never passwords).
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Dump {
+    pub schema: u64,
+    pub accounts: Vec<(String, Account)>,
+    pub nicks: Vec<(String, String)>,
+    pub channels: Vec<(String, ChannelRegistration)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,9 +106,19 @@ pub trait Store: Send + Sync {
     /// Registers a channel; Exists when it is registered.
     fn create_channel(&self, key: &str, reg: &ChannelRegistration) -> Result<(), StoreError>;
     fn delete_channel(&self, key: &str) -> Result<bool, StoreError>;
+    fn put_channel(&self, key: &str, reg: &ChannelRegistration) -> Result<(), StoreError>;
+    /// Adds a nick to an account (GROUP); Exists when the nick is taken.
+    fn group_nick(&self, nick: &str, owner: &str) -> Result<(), StoreError>;
+    /// Removes a grouped nick (never an account's own name).
+    fn ungroup_nick(&self, nick: &str) -> Result<bool, StoreError>;
+    /// The nicks of an account, its own name included.
+    fn nicks_of(&self, owner: &str) -> Result<Vec<String>, StoreError>;
     /// Reads every record (`ircd store check`): the counts of accounts,
     /// nicks and channels.
     fn check(&self) -> Result<(usize, usize, usize), StoreError>;
+    fn export(&self) -> Result<Dump, StoreError>;
+    /// Writes every record of `dump` (one transaction), over what exists.
+    fn import(&self, dump: &Dump) -> Result<(), StoreError>;
 }
 
 pub struct RedbStore {
@@ -223,6 +265,100 @@ impl Store for RedbStore {
         Ok(existed)
     }
 
+    fn put_channel(&self, key: &str, reg: &ChannelRegistration) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(db)?;
+        {
+            let mut t = tx.open_table(CHANNELS).map_err(db)?;
+            t.insert(key, encode(reg).as_slice()).map_err(db)?;
+        }
+        tx.commit().map_err(db)
+    }
+
+    fn group_nick(&self, nick: &str, owner: &str) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(db)?;
+        {
+            let mut nicks = tx.open_table(NICKS).map_err(db)?;
+            let accounts = tx.open_table(ACCOUNTS).map_err(db)?;
+            if nicks.get(nick).map_err(db)?.is_some() || accounts.get(nick).map_err(db)?.is_some()
+            {
+                return Err(StoreError::Exists);
+            }
+            nicks.insert(nick, owner).map_err(db)?;
+        }
+        tx.commit().map_err(db)
+    }
+
+    fn ungroup_nick(&self, nick: &str) -> Result<bool, StoreError> {
+        let tx = self.db.begin_write().map_err(db)?;
+        let removed = {
+            let accounts = tx.open_table(ACCOUNTS).map_err(db)?;
+            if accounts.get(nick).map_err(db)?.is_some() {
+                false
+            } else {
+                let mut nicks = tx.open_table(NICKS).map_err(db)?;
+                nicks.remove(nick).map_err(db)?.is_some()
+            }
+        };
+        tx.commit().map_err(db)?;
+        Ok(removed)
+    }
+
+    fn nicks_of(&self, owner: &str) -> Result<Vec<String>, StoreError> {
+        let tx = self.db.begin_read().map_err(db)?;
+        let t = tx.open_table(NICKS).map_err(db)?;
+        let mut out = Vec::new();
+        for r in t.iter().map_err(db)? {
+            let (k, v) = r.map_err(db)?;
+            if v.value() == owner {
+                out.push(k.value().to_string());
+            }
+        }
+        Ok(out)
+    }
+
+    fn export(&self) -> Result<Dump, StoreError> {
+        let tx = self.db.begin_read().map_err(db)?;
+        let mut dump = Dump {
+            schema: SCHEMA_VERSION,
+            ..Dump::default()
+        };
+        for r in tx.open_table(ACCOUNTS).map_err(db)?.iter().map_err(db)? {
+            let (k, v) = r.map_err(db)?;
+            dump.accounts.push((k.value().to_string(), decode(v.value())?));
+        }
+        for r in tx.open_table(NICKS).map_err(db)?.iter().map_err(db)? {
+            let (k, v) = r.map_err(db)?;
+            dump.nicks.push((k.value().to_string(), v.value().to_string()));
+        }
+        for r in tx.open_table(CHANNELS).map_err(db)?.iter().map_err(db)? {
+            let (k, v) = r.map_err(db)?;
+            dump.channels.push((k.value().to_string(), decode(v.value())?));
+        }
+        Ok(dump)
+    }
+
+    fn import(&self, dump: &Dump) -> Result<(), StoreError> {
+        if dump.schema > SCHEMA_VERSION {
+            return Err(StoreError::TooNew(dump.schema));
+        }
+        let tx = self.db.begin_write().map_err(db)?;
+        {
+            let mut accounts = tx.open_table(ACCOUNTS).map_err(db)?;
+            for (k, a) in &dump.accounts {
+                accounts.insert(k.as_str(), encode(a).as_slice()).map_err(db)?;
+            }
+            let mut nicks = tx.open_table(NICKS).map_err(db)?;
+            for (k, v) in &dump.nicks {
+                nicks.insert(k.as_str(), v.as_str()).map_err(db)?;
+            }
+            let mut channels = tx.open_table(CHANNELS).map_err(db)?;
+            for (k, c) in &dump.channels {
+                channels.insert(k.as_str(), encode(c).as_slice()).map_err(db)?;
+            }
+        }
+        tx.commit().map_err(db)
+    }
+
     fn check(&self) -> Result<(usize, usize, usize), StoreError> {
         let tx = self.db.begin_read().map_err(db)?;
         let accounts = tx.open_table(ACCOUNTS).map_err(db)?;
@@ -280,6 +416,8 @@ mod tests {
                 founder: "alice".into(),
                 registered: 2,
                 description: None,
+                access: Vec::new(),
+                akick: Vec::new(),
             };
             s.create_channel("#room", &reg).unwrap();
         }
@@ -287,6 +425,13 @@ mod tests {
         assert_eq!(s.account("alice").unwrap(), Some(a));
         assert_eq!(s.nick_owner("alice").unwrap().as_deref(), Some("alice"));
         assert_eq!(s.check().unwrap(), (1, 1, 1));
+        s.group_nick("al", "alice").unwrap();
+        assert_eq!(s.nicks_of("alice").unwrap().len(), 2);
+        let dump = s.export().unwrap();
+        let other = RedbStore::open(&dir.path().join("copy.redb")).unwrap();
+        other.import(&dump).unwrap();
+        assert_eq!(other.export().unwrap(), dump);
+        assert!(!s.ungroup_nick("alice").unwrap(), "an account's own nick stays");
         assert!(s.delete_account("alice").unwrap());
         assert_eq!(s.check().unwrap(), (0, 0, 0));
     }

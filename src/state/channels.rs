@@ -571,6 +571,40 @@ impl State {
         )))
     }
 
+    /// A service kicks a member (ChanServ AKICK, KICK).
+    pub fn service_kick(
+        &self,
+        name: &str,
+        victim: &ClientRef,
+        reason: &str,
+        source: &str,
+    ) -> Result<Delivery, Refusal> {
+        let chan = self
+            .channel(name)
+            .ok_or_else(|| Refusal::new(ERR_NOSUCHCHANNEL, &[name]))?;
+        let (delivery, empty) = {
+            let mut ch = chan.lock();
+            let display = ch.name.clone();
+            if !ch.members.contains_key(&victim.id) {
+                return Err(Refusal::new(ERR_USERNOTINCHANNEL, &[&victim.nick(), &display]));
+            }
+            let d = Delivery::new(
+                Event::Kicked {
+                    channel: display,
+                    source: source.to_string(),
+                    victim: victim.nick(),
+                    reason: reason.to_string(),
+                },
+                ch.member_clients(None),
+            );
+            (d, self.take_member(&mut ch, &chan, victim.id))
+        };
+        if empty {
+            self.drop_if_empty(&chan);
+        }
+        Ok(delivery)
+    }
+
     /// ChanServ CLOSE: destroys the channel now, like the idle self-destruct.
     pub fn close_channel(&self, name: &str, reason: &str) -> Option<Delivery> {
         let chan = self.channel(name)?;

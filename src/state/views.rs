@@ -179,6 +179,12 @@ impl State {
         out
     }
 
+    /// Does `client` match a ban-style mask (`n!u@h` glob, CIDR, `$a:account`)?
+    pub fn matches_mask(&self, client: &ClientRef, mask: &str) -> bool {
+        let info = client.info().clone();
+        super::channel::Who::of(&info, client.ip).matches(mask, self.casemap)
+    }
+
     /// Does `a` share a channel with `b`?
     pub fn shares_channel(&self, a: &ClientRef, b: &ClientRef) -> bool {
         if a.id == b.id {
