@@ -3,6 +3,7 @@
 #
 #   it_init NAME MAX_SECONDS "$@"   # re-exec under `timeout`, temp dir, traps
 #   it_start_server                 # random free port on 127.0.0.1 -> $IT_PORT
+#                                   # ($IT_SERVER_EXTRA_CONF is appended to its config)
 #   it_peer_start NAME NICK [CAPS]  # Python peer (peer.py), waits for 001
 #   it_peer_send NAME LINE          # raw IRC line from that peer
 #   it_peer_mark NAME               # later waits only look at newer lines
@@ -157,6 +158,7 @@ address = "127.0.0.1:$IT_PORT"
 [channels]
 min_idle_timeout = "1s"
 warn_before = "2s"
+${IT_SERVER_EXTRA_CONF:-}
 EOF
         "$IRCD_BIN" --config "$IT_TMP/server/ircd.toml" >"$IT_TMP/server/stdout.log" 2>"$IT_TMP/server/stderr.log" &
         IT_SERVER_PID=$!
@@ -309,10 +311,11 @@ it_irssi_diagnostics() {
 
 # ---------------------------------------------------------------- weechat
 
-# it_weechat_start NICK: weechat-headless with its own --dir, logger flushing
-# immediately into $WLOG, FIFO at $WFIFO; returns once weechat got 001.
+# it_weechat_start NICK [EXTRA]: weechat-headless with its own --dir, logger
+# flushing immediately into $WLOG, FIFO at $WFIFO; EXTRA (commands, each
+# ending in ";") runs just before /connect; returns once weechat got 001.
 it_weechat_start() {
-    local nick=$1
+    local nick=$1 extra=${2:-}
     W="$IT_TMP/weechat"
     WLOG="$W/logs"
     WSRVLOG="$WLOG/irc.server.test.weechatlog"
@@ -327,6 +330,7 @@ it_weechat_start() {
 /set irc.server.test.nicks $nick;\
 /set irc.server.test.username weeuser;\
 /set irc.server.test.realname \"Wee Tester\";\
+$extra\
 /connect test" >"$W/stdout.log" 2>&1 &
     WPID=$!
     IT_PIDS+=("$WPID")

@@ -116,6 +116,7 @@ async fn sasl_plain_and_pass_log_in_before_001() {
     c.send(&format!("AUTHENTICATE {}", plain("carol", "pw-carol"))).await;
     let m = c.expect("900").await;
     assert_eq!(m.params[2], "carol");
+    assert_eq!(m.params[1], "carol!c@127.0.0.1", "USER shows before 001");
     c.expect("903").await;
     c.send("AUTHENTICATE PLAIN").await;
     c.expect("907").await;
@@ -253,6 +254,18 @@ async fn accounts_and_registrations_survive_a_restart() {
     a.expect("366").await;
     a.send("CS REGISTER #kept").await;
     a.expect_match("registered", |m| m.last().contains("registered to you")).await;
+    a.send("MODE #kept +kb sekrit bad!*@*").await;
+    a.expect("MODE").await;
+    a.send("TOPIC #kept :a kept topic").await;
+    a.expect("TOPIC").await;
+    // Empty, it stays.
+    a.send("PART #kept").await;
+    a.expect("PART").await;
+    a.send("LIST #kept").await;
+    let row = a.expect("322").await;
+    assert_eq!((row.params[2].as_str(), row.last()), ("0", "a kept topic"));
+    a.send("MODE #kept +E 1h").await;
+    a.expect("442").await;
     p.signal("-TERM");
     a.expect_closed().await;
     assert!(p.wait().success());
@@ -271,6 +284,21 @@ async fn accounts_and_registrations_survive_a_restart() {
     b.expect("900").await;
     b.send("CS INFO #kept").await;
     b.expect_match("founder", |m| m.last() == "Founder: gina").await;
+    // The channel is back as it was kept: topic, key, ban; the founder gets ops.
+    b.send("TOPIC #kept").await;
+    assert_eq!(b.expect("332").await.last(), "a kept topic");
+    b.send("MODE #kept b").await;
+    assert_eq!(b.expect("367").await.params[2], "bad!*@*");
+    b.send("JOIN #kept").await;
+    b.expect("475").await;
+    b.send("JOIN #kept sekrit").await;
+    let m = b
+        .expect_match("ChanServ MODE", |m| m.command == "MODE" && m.nick() == "ChanServ")
+        .await;
+    assert_eq!((m.params[1].as_str(), m.params[2].as_str()), ("+o", "gina"));
+    b.send("MODE #kept +E 1h").await;
+    let e = b.expect("696").await;
+    assert!(e.last().contains("registered"), "{e:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

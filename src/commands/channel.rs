@@ -131,7 +131,10 @@ pub fn topic(ctx: &mut Ctx, msg: &Message) {
             let text = truncate(text, ctx.config.limits.topiclen);
             match ctx.state.set_topic(&client, name, text) {
                 Err(r) => ctx.refuse(&r),
-                Ok(d) => ctx.deliver(d),
+                Ok(d) => {
+                    ctx.deliver(d);
+                    crate::services::persist_channel(ctx, name);
+                }
             }
         }
     }

@@ -79,9 +79,11 @@ fn wire(d: &Delivery, server: &str) -> Option<Wire> {
         } => Wire::new(line(source, "TOPIC").arg(channel).text(text).build(), at),
         Event::Invited {
             source,
+            account,
             target,
             channel,
-        } => Wire::new(line(source, "INVITE").arg(target).arg(channel).build(), at),
+        } => Wire::new(line(source, "INVITE").arg(target).arg(channel).build(), at)
+            .account(account.clone()),
         Event::AwayChanged { source, text } => {
             let mut l = line(source, "AWAY");
             if let Some(t) = text {

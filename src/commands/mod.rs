@@ -73,8 +73,8 @@ pub struct Session {
     pub cap_version: u32,
     /// Set by QUIT (or a failed registration): the connection ends with it.
     pub quit: Option<String>,
-    /// A job the connection must finish before reading on.
-    pub job: Option<Job>,
+    /// Jobs the connection must finish, in order, before reading on.
+    pub jobs: std::collections::VecDeque<Job>,
     /// A SASL exchange in progress.
     pub sasl: Option<sasl::Exchange>,
     pub oper_failures: u32,
@@ -91,7 +91,7 @@ impl Session {
             cap_negotiating: false,
             cap_version: 0,
             quit: None,
-            job: None,
+            jobs: Default::default(),
             sasl: None,
             oper_failures: 0,
         }
@@ -224,7 +224,7 @@ impl<'a> Ctx<'a> {
         work: impl FnOnce() -> T + Send + 'static,
         then: impl for<'b> FnOnce(&mut Ctx<'b>, T) + Send + 'static,
     ) {
-        self.session.job = Some(Box::pin(async move {
+        self.session.jobs.push_back(Box::pin(async move {
             let result = tokio::task::spawn_blocking(work).await;
             Box::new(move |ctx: &mut Ctx<'_>| match result {
                 Ok(v) => then(ctx, v),

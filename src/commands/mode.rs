@@ -118,6 +118,7 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message, name: &str) {
             }
             if let Some(d) = outcome.delivery {
                 ctx.deliver(d);
+                crate::services::persist_channel(ctx, name);
             }
         }
     }

@@ -92,6 +92,8 @@ pub fn user(ctx: &mut Ctx, msg: &Message) {
         }
         r[..cut].to_string()
     };
+    let client = ctx.client().clone();
+    ctx.state.set_ident(&client, &user, &realname);
     ctx.session.user = Some((user, realname));
     try_complete(ctx);
 }
@@ -104,7 +106,7 @@ pub fn try_complete(ctx: &mut Ctx) {
         || !s.nick_claimed
         || s.user.is_none()
         || s.cap_negotiating
-        || s.job.is_some()
+        || !s.jobs.is_empty()
     {
         return;
     }

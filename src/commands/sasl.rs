@@ -64,9 +64,9 @@ pub fn authenticate(ctx: &mut Ctx, msg: &Message) {
         ex.buf.push_str(arg);
     }
     if ex.buf.len() > MAX_PAYLOAD {
-        ctx.session.sasl = None;
-        ctx.reply(ERR_SASLTOOLONG, &[]);
-        return;
+        // 905 is for one line over 400 bytes; a payload too large in total
+        // fails the exchange (as Ergo and irctest have it).
+        return fail(ctx);
     }
     if arg.len() == 400 {
         // A full chunk: more follows (or "+" ends it).

@@ -201,6 +201,14 @@ impl Server {
             tracker: TaskTracker::new(),
             tls: tls.into_iter().map(RwLock::new).collect(),
         });
+        // Registered channels exist from the start, as they were kept.
+        if let Some(acc) = &shared.accounts {
+            for reg in acc.channels() {
+                shared
+                    .state
+                    .restore_channel(&reg.name, &reg.kept.unwrap_or_default());
+            }
+        }
         Ok(Server {
             shared,
             listeners,

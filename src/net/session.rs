@@ -137,7 +137,10 @@ pub async fn serve<R: LineReader, W: LineWriter>(
             if let Some(b) = flood.as_mut() {
                 b.take();
             }
-            if let Some(end) = handle_frame(frame, &mut session, &shared, &control).await {
+            // Boxed: the state of a command in progress (its response, a
+            // job) is allocated while it runs, not carried by every idle
+            // connection's task.
+            if let Some(end) = Box::pin(handle_frame(frame, &mut session, &shared, &control)).await {
                 break 'conn end;
             }
             if let Some(q) = session.quit.take() {
@@ -281,7 +284,7 @@ async fn handle_frame(
         };
         (ctx.out.take(), label)
     };
-    while let Some(job) = session.job.take() {
+    while let Some(job) = session.jobs.pop_front() {
         let then = job.await;
         let mut ctx = Ctx::new(state, session, control.clone());
         if !guarded(|| then(&mut ctx)) {

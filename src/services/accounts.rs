@@ -189,6 +189,7 @@ impl Accounts {
                 description: None,
                 access: Vec::new(),
                 akick: Vec::new(),
+                kept: None,
             },
         )
     }
@@ -199,6 +200,25 @@ impl Accounts {
 
     pub fn drop_account(&self, name: &str) -> bool {
         self.store.delete_account(&self.fold(name)).unwrap_or(false)
+    }
+
+    /// Every channel registration (restored at start).
+    pub fn channels(&self) -> Vec<ChannelRegistration> {
+        self.store
+            .export()
+            .map(|d| d.channels.into_iter().map(|(_, c)| c).collect())
+            .unwrap_or_default()
+    }
+
+    /// Saves what a registered channel keeps (blocking).
+    pub fn save_kept(&self, name: &str, kept: Option<crate::state::KeptChannel>) -> bool {
+        match self.channel(name) {
+            Some(mut reg) => {
+                reg.kept = kept;
+                self.put_channel(&reg)
+            }
+            None => false,
+        }
     }
 
     pub fn put_channel(&self, reg: &ChannelRegistration) -> bool {

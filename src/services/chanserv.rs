@@ -136,7 +136,11 @@ fn register(c: &mut dyn Caller, args: &[&str]) {
         c,
         move || acc.register_channel(&display, &founder).map(|_| display),
         |c, r| match r {
-            Ok(name) => c.notice(CS, &format!("{name} is now registered to you.")),
+            Ok(name) => {
+                c.state().set_channel_registered(&name, true);
+                persist(c, &name);
+                c.notice(CS, &format!("{name} is now registered to you."));
+            }
             Err(super::store::StoreError::Exists) => c.notice(CS, "That channel is already registered."),
             Err(_) => c.notice(CS, "The registration could not be stored; try again later."),
         },
@@ -188,8 +192,14 @@ fn drop_channel(c: &mut dyn Caller, args: &[&str]) {
     }
     let acc = c.accounts().expect("services on");
     let name = args[0].to_string();
-    super::job(c, move || acc.drop_channel(&name), |c, ok| {
-        c.notice(CS, if ok { "The registration is dropped." } else { "Nothing to drop." })
+    super::job(c, move || acc.drop_channel(&name).then_some(name), |c, dropped| {
+        match dropped {
+            Some(name) => {
+                c.state().set_channel_registered(&name, false);
+                c.notice(CS, "The registration is dropped.");
+            }
+            None => c.notice(CS, "Nothing to drop."),
+        }
     });
 }
 
@@ -263,6 +273,13 @@ fn close(c: &mut dyn Caller, args: &[&str]) {
     };
     if let Some(d) = c.state().close_channel(name, &reason) {
         c.deliver(d);
+    }
+    // A registered channel keeps its registration; what it kept is cleared.
+    if let Some(acc) = c.accounts()
+        && acc.channel(name).is_some()
+    {
+        let name = name.to_string();
+        super::job(c, move || acc.save_kept(&name, None), |_, _| {});
     }
     c.notice(CS, &format!("{} is closed.", status.name));
 }
@@ -434,6 +451,10 @@ pub fn on_join(c: &mut dyn Caller, name: &str) {
     if acc.channel(name).is_none() {
         return;
     }
+    // Recreated after a CLOSE: it is kept again from now on.
+    if !c.state().is_registered_channel(name) {
+        c.state().set_channel_registered(name, true);
+    }
     let me = c.client();
     if akick_one(c, name, &me) {
         return;
@@ -470,4 +491,16 @@ fn kick(c: &mut dyn Caller, args: &[&str]) {
         Ok(d) => c.deliver(d),
         Err(_) => c.notice(CS, &format!("{} is not on {name}.", victim.nick())),
     }
+}
+
+/// Saves what registered channel `name` keeps (after a MODE or TOPIC).
+pub fn persist(c: &mut dyn Caller, name: &str) {
+    let (Some(acc), Some(kept)) = (c.accounts(), c.state().kept(name)) else {
+        return;
+    };
+    if !c.state().is_registered_channel(name) {
+        return;
+    }
+    let name = name.to_string();
+    super::job(c, move || acc.save_kept(&name, Some(kept)), |_, _| {});
 }

@@ -14,7 +14,7 @@ pub mod store;
 use std::{any::Any, sync::Arc};
 
 pub use accounts::Accounts;
-pub use chanserv::on_join;
+pub use chanserv::{on_join, persist as persist_channel};
 pub use nickserv::log_in;
 
 use crate::{

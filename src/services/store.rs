@@ -49,6 +49,9 @@ pub struct ChannelRegistration {
     /// Masks (or `$a:account`) kicked on join, with the founder's reason.
     #[serde(default)]
     pub akick: Vec<AkickEntry>,
+    /// The modes, topic and lists it keeps while empty and across restarts.
+    #[serde(default)]
+    pub kept: Option<crate::state::KeptChannel>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -418,6 +421,7 @@ mod tests {
                 description: None,
                 access: Vec::new(),
                 akick: Vec::new(),
+                kept: None,
             };
             s.create_channel("#room", &reg).unwrap();
         }

@@ -49,6 +49,8 @@ pub(crate) struct Channel {
     pub(super) idle_generation: u64,
     /// Whether the idle warning went out for the current deadline.
     pub(super) warned: bool,
+    /// Registered with ChanServ: kept (modes, topic, lists) while empty.
+    pub(super) registered: bool,
 }
 
 /// A membership. The member map is keyed by `ClientId`; `client` is a weak
@@ -84,7 +86,7 @@ impl Member {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Topic {
     pub text: String,
     pub setter: String,
@@ -105,7 +107,7 @@ pub struct ChanModes {
     pub ephemeral: Option<Duration>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct ListEntry {
     pub mask: String,
     pub setter: String,
@@ -169,6 +171,7 @@ impl Channel {
             dead: false,
             last_activity: Instant::now(),
             idle_generation: 0,
+            registered: false,
             warned: false,
         }
     }

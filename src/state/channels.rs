@@ -253,11 +253,12 @@ impl State {
         ch.members.is_empty()
     }
 
-    /// Removes an empty channel from the registry (registry, then channel).
-    fn drop_if_empty(&self, chan: &ChannelRef) {
+    /// Removes an empty channel from the registry (registry, then channel);
+    /// a registered channel stays.
+    pub(super) fn drop_if_empty(&self, chan: &ChannelRef) {
         let mut map = self.channels.lock();
         let mut ch = chan.lock();
-        if ch.members.is_empty() && !ch.dead {
+        if ch.members.is_empty() && !ch.dead && !ch.registered {
             ch.dead = true;
             let folded = self.fold(&ch.name);
             if map.get(&folded).is_some_and(|c| Arc::ptr_eq(c, chan)) {
@@ -409,6 +410,7 @@ impl State {
         }
         let event = Event::Invited {
             source: inviter.prefix(),
+            account: inviter.info().account.clone(),
             target: tnick.clone(),
             channel: ch.name.clone(),
         };

@@ -70,6 +70,8 @@ pub enum Event {
     },
     Invited {
         source: String,
+        /// The inviter's account (account-tag).
+        account: Option<String>,
         target: String,
         channel: String,
     },

@@ -28,6 +28,7 @@ mod hosts;
 mod idle;
 mod modes;
 mod monitor;
+mod registered;
 pub mod sendq;
 mod users;
 mod views;
@@ -51,6 +52,7 @@ pub use channels::{Invited, JoinView, Joined, MemberStatus};
 pub use client::{Client, ClientId, ClientRef, ClientSnapshot, UserModes};
 pub use events::{Delivery, Event, Verb};
 pub use modes::{ModeChange, ModeError, ModeOutcome};
+pub use registered::KeptChannel;
 pub use views::{ChannelCursor, ListRow, NamesView, WhoRow};
 pub use whowas::Whowas;
 

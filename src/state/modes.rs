@@ -177,7 +177,18 @@ impl State {
                     }
                     'E' => {
                         let ccfg = &cfg.channels;
-                        if c.add {
+                        if c.add && ch.registered {
+                            errors.push(err(
+                                ERR_INVALIDMODEPARAM,
+                                &[
+                                    &display,
+                                    "E",
+                                    "*",
+                                    "A registered channel is kept: it cannot be ephemeral",
+                                ],
+                            ));
+                            false
+                        } else if c.add {
                             let raw = c
                                 .arg
                                 .clone()

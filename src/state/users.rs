@@ -73,6 +73,16 @@ impl State {
         None
     }
 
+    /// Records USER's username and realname before registration completes
+    /// (a SASL login's 900 shows them).
+    pub fn set_ident(&self, client: &ClientRef, user: &str, realname: &str) {
+        let mut info = client.info();
+        if !info.registered {
+            info.user = user.to_string();
+            info.realname = realname.to_string();
+        }
+    }
+
     /// Completes registration: sets user and realname, counts the client and
     /// tells MONITOR watchers it is online.
     pub fn register(&self, client: &ClientRef, user: String, realname: String) -> Vec<Delivery> {
