@@ -30,6 +30,14 @@ enum Command {
     /// Write a commented ircd.toml, a MOTD, the data folder and a self-signed
     /// certificate into DIR (default: here); never overwrites a file.
     Init { dir: Option<PathBuf> },
+    /// Print a login token for ACCOUNT, signed with [accounts.tokens]
+    /// secret_file (for the web app's developers, and for tests).
+    Mktoken {
+        account: String,
+        /// How long it is valid: "90s", "10m", "1h", "7d".
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+    },
     /// The account store in the data directory, offline.
     Store {
         #[command(subcommand)]
@@ -53,6 +61,7 @@ fn main() -> ExitCode {
         Some(Command::Mkpasswd) => mkpasswd(),
         Some(Command::Init { dir }) => ircd::init::run(dir.as_deref()),
         Some(Command::Store { action }) => store(cli.config, action),
+        Some(Command::Mktoken { account, ttl }) => mktoken(cli.config, &account, &ttl),
         Some(Command::CheckConfig) => {
             let Some(path) = cli.config else {
                 eprintln!("ircd check-config: --config FILE is required");
@@ -71,6 +80,37 @@ fn main() -> ExitCode {
         }
         None => serve(cli.config),
     }
+}
+
+fn mktoken(path: Option<PathBuf>, account: &str, ttl: &str) -> ExitCode {
+    let Some(path) = path else {
+        eprintln!("ircd mktoken: --config FILE is required (its [accounts.tokens] secret_file)");
+        return ExitCode::from(2);
+    };
+    let config = match Config::load(&path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{}: invalid configuration:\n{e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(tokens) = &config.tokens else {
+        eprintln!("{}: no [accounts.tokens] secret_file", path.display());
+        return ExitCode::FAILURE;
+    };
+    let ttl = match ircd::config::parse_duration(ttl) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("ircd mktoken: --ttl {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let exp = ircd::state::unix_now() + ttl.as_secs();
+    println!(
+        "{}",
+        ircd::services::tokens::mint(tokens.secret.expose(), account, exp)
+    );
+    ExitCode::SUCCESS
 }
 
 fn store(path: Option<PathBuf>, action: StoreAction) -> ExitCode {

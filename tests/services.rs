@@ -474,3 +474,89 @@ async fn store_export_import_and_sigkill_during_registrations() {
     let out = String::from_utf8_lossy(&check2.stdout);
     assert!(out.contains(&format!("{} account", json.matches("\"hash\"").count())), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_tokens_from_mktoken() {
+    let secrets = tempfile::tempdir().unwrap();
+    let secret = secrets.path().join("token.secret");
+    std::fs::write(&secret, "s3cret-shared-with-the-web-app-0123456789\n").unwrap();
+    let other = secrets.path().join("other.secret");
+    std::fs::write(&other, "another-secret-of-another-app-0123456789\n").unwrap();
+    let tokens = |file: &std::path::Path, create: bool| {
+        format!(
+            "[services]\nbcrypt_cost = 4\n[accounts.tokens]\nsecret_file = {:?}\ncreate_accounts = {create}\n",
+            file.display().to_string()
+        )
+    };
+    let p = crate::binary::spawn(&tokens(&secret, true), &[]);
+    let config = p.dir.path().join("ircd.toml");
+    let mint = |account: &str, ttl: &str, cfg: &std::path::Path| {
+        let out = std::process::Command::new(crate::binary::BIN)
+            .args(["mktoken", account, "--ttl", ttl, "--config"])
+            .arg(cfg)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    // A valid token logs in with SASL PLAIN (creating the account).
+    let token = mint("webuser", "1h", &config);
+    let mut c = TestClient::connect(p.addr()).await;
+    c.send("CAP LS 302").await;
+    let ls = c.expect("CAP").await;
+    assert!(ls.last().contains("sasl=PLAIN,IRCV3BEARER"), "{ls:?}");
+    c.send("CAP REQ :sasl").await;
+    c.send("NICK webuser").await;
+    c.send("USER w 0 * :w").await;
+    c.send("AUTHENTICATE PLAIN").await;
+    c.expect("AUTHENTICATE").await;
+    c.send(&format!("AUTHENTICATE {}", plain("webuser", &token))).await;
+    assert_eq!(c.expect("900").await.params[2], "webuser");
+    c.expect("903").await;
+    c.send("CAP END").await;
+    c.expect("001").await;
+    // IRCV3BEARER and PASS account:token too.
+    let mut b = TestClient::connect(p.addr()).await;
+    b.send("CAP REQ :sasl").await;
+    b.send("NICK bearer").await;
+    b.send("USER w 0 * :w").await;
+    b.send("AUTHENTICATE IRCV3BEARER").await;
+    b.expect("AUTHENTICATE").await;
+    let payload =
+        base64::engine::general_purpose::STANDARD.encode(format!("\0jwt\0{token}"));
+    b.send(&format!("AUTHENTICATE {payload}")).await;
+    assert_eq!(b.expect("900").await.params[2], "webuser");
+    let mut pc = TestClient::connect(p.addr()).await;
+    pc.send(&format!("PASS webuser:{token}")).await;
+    pc.send("NICK passer").await;
+    pc.send("USER w 0 * :w").await;
+    pc.expect("900").await;
+    pc.expect("001").await;
+    // Expired, tampered, wrong secret, another account's: 904.
+    let expired = mint("webuser", "1s", &config);
+    let wrong_cfg = secrets.path().join("wrong.toml");
+    std::fs::write(&wrong_cfg, tokens(&other, false)).unwrap();
+    let wrong = mint("webuser", "1h", &wrong_cfg);
+    let mut tampered = token.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    for (why, bad, account) in [
+        ("expired", &expired, "webuser"),
+        ("wrong secret", &wrong, "webuser"),
+        ("tampered", &tampered, "webuser"),
+        ("another account", &token, "someoneelse"),
+    ] {
+        let mut x = TestClient::connect(p.addr()).await;
+        x.send("CAP REQ :sasl").await;
+        x.send("NICK x").await;
+        x.send("USER w 0 * :w").await;
+        x.send("AUTHENTICATE PLAIN").await;
+        x.expect("AUTHENTICATE").await;
+        x.send(&format!("AUTHENTICATE {}", plain(account, bad))).await;
+        let m = x.expect_match("904 or 900", |m| m.command == "904" || m.command == "900").await;
+        assert_eq!(m.command, "904", "{why}");
+    }
+    let log = p.stderr.lock().unwrap().join("\n");
+    assert!(!log.contains(&token[token.len() - 20..]), "a token reached the log");
+}

@@ -116,7 +116,7 @@ pub fn offered(config: &Config, tls_connection: bool) -> Vec<(Cap, Option<String
             Cap::Sasl => config
                 .services
                 .enabled
-                .then(|| (c, Some(crate::commands::sasl::MECHANISMS.to_string()))),
+                .then(|| (c, Some(crate::commands::sasl::mechanisms(config).to_string()))),
             Cap::Sts => sts_port.map(|port| {
                 // Spec: `port` on plaintext connections, `duration` on secure ones.
                 let v = if tls_connection {

@@ -148,7 +148,7 @@ pub fn try_complete(ctx: &mut Ctx) {
         }
         ctx.blocking(
             move || {
-                let r = accounts.verify(&account, &password);
+                let r = accounts.verify(&account, &password, cfg.tokens.as_ref());
                 if r.is_err() {
                     accounts.note_failure(&cfg, &account, ip);
                 }

@@ -12,14 +12,28 @@ use crate::{
 
 use super::Ctx;
 
-/// The mechanisms offered (the value of the `sasl` capability).
-pub const MECHANISMS: &str = "PLAIN";
+/// The mechanisms offered (the value of the `sasl` capability): IRCV3BEARER
+/// only where login tokens are configured.
+pub fn mechanisms(config: &crate::config::Config) -> &'static str {
+    if config.tokens.is_some() {
+        "PLAIN,IRCV3BEARER"
+    } else {
+        "PLAIN"
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mechanism {
+    Plain,
+    Bearer,
+}
 
 /// Most bytes of a decoded-to-be payload (base64) a client may send.
 const MAX_PAYLOAD: usize = 8192;
 
 /// An exchange in progress.
 pub struct Exchange {
+    mechanism: Mechanism,
     buf: zeroize::Zeroizing<String>,
 }
 
@@ -44,14 +58,23 @@ pub fn authenticate(ctx: &mut Ctx, msg: &Message) {
         return;
     }
     let Some(ex) = ctx.session.sasl.as_mut() else {
-        if arg.eq_ignore_ascii_case("PLAIN") {
-            ctx.session.sasl = Some(Exchange {
-                buf: zeroize::Zeroizing::new(String::new()),
-            });
-            ctx.push(Line::new(None, "AUTHENTICATE").arg("+").build());
-        } else {
-            ctx.reply(RPL_SASLMECHS, &[MECHANISMS]);
-            fail(ctx);
+        let mechanism = match arg.to_ascii_uppercase().as_str() {
+            "PLAIN" => Some(Mechanism::Plain),
+            "IRCV3BEARER" if ctx.config.tokens.is_some() => Some(Mechanism::Bearer),
+            _ => None,
+        };
+        match mechanism {
+            Some(mechanism) => {
+                ctx.session.sasl = Some(Exchange {
+                    mechanism,
+                    buf: zeroize::Zeroizing::new(String::new()),
+                });
+                ctx.push(Line::new(None, "AUTHENTICATE").arg("+").build());
+            }
+            None => {
+                ctx.reply(RPL_SASLMECHS, &[mechanisms(&ctx.config)]);
+                fail(ctx);
+            }
         }
         return;
     };
@@ -92,6 +115,28 @@ pub fn authenticate(ctx: &mut Ctx, msg: &Message) {
     ) else {
         return fail(ctx);
     };
+    if ex.mechanism == Mechanism::Bearer {
+        // IRCV3BEARER: authzid NUL type NUL token; the token names the account.
+        let (Some(t), "jwt") = (ctx.config.tokens.clone(), authcid) else {
+            return fail(ctx);
+        };
+        let (authzid, token) = (
+            (!authzid.is_empty()).then(|| authzid.to_string()),
+            zeroize::Zeroizing::new(password.to_string()),
+        );
+        job(
+            ctx,
+            move || accounts.verify_token(authzid.as_deref(), &token, &t),
+            |c, result| match result {
+                Ok(name) => {
+                    services::log_in(c, &name);
+                    c.numeric(RPL_SASLSUCCESS, &[]);
+                }
+                Err(_) => c.numeric(ERR_SASLFAIL, &[]),
+            },
+        );
+        return;
+    }
     if authcid.is_empty() || (!authzid.is_empty() && !ctx.state.casemap.eq(authzid, authcid)) {
         return fail(ctx);
     }
@@ -101,9 +146,14 @@ pub fn authenticate(ctx: &mut Ctx, msg: &Message) {
     }
     let account = authcid.to_string();
     let password = zeroize::Zeroizing::new(password.to_string());
+    let tokens = ctx.config.tokens.clone();
     job(
         ctx,
-        move || accounts.verify(&account, &password).map_err(|e| (e, account)),
+        move || {
+            accounts
+                .verify(&account, &password, tokens.as_ref())
+                .map_err(|e| (e, account))
+        },
         move |c, result| match result {
             Ok(name) => {
                 services::log_in(c, &name);

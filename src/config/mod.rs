@@ -51,6 +51,8 @@ pub struct Config {
     pub flood: Flood,
     pub connections: Connections,
     pub services: Services,
+    /// `[accounts.tokens]`: login tokens signed with a shared secret.
+    pub tokens: Option<Tokens>,
     pub opers: Vec<Oper>,
     /// The file this came from, re-read on rehash; None for built-in defaults.
     pub path: Option<PathBuf>,
@@ -174,6 +176,13 @@ impl Connections {
     pub fn exempts(&self, ip: std::net::IpAddr) -> bool {
         self.exempt.iter().any(|c| c.contains(ip))
     }
+}
+
+/// The secret of `[accounts.tokens]` (read from its file; never shown).
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub secret: Secret,
+    pub create_accounts: bool,
 }
 
 /// Built-in NickServ, ChanServ and SASL, and the account store in data_dir.

@@ -18,7 +18,25 @@ pub struct RawConfig {
     pub flood: RawFlood,
     pub connections: RawConnections,
     pub services: RawServices,
+    pub accounts: RawAccounts,
     pub oper: Vec<RawOper>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAccounts {
+    pub tokens: Option<RawTokens>,
+}
+
+/// Signed login tokens an outside web app mints for its users.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTokens {
+    /// A file holding the shared secret (at least 32 bytes).
+    pub secret_file: PathBuf,
+    /// Create the account on first use of a valid token.
+    #[serde(default)]
+    pub create_accounts: bool,
 }
 
 #[derive(Debug, Deserialize)]

@@ -292,6 +292,34 @@ pub(super) fn validate(raw: RawConfig, path: Option<&Path>) -> Result<Config, Co
         },
     };
 
+    let tokens = raw.accounts.tokens.as_ref().and_then(|t| {
+        let file = rel(&t.secret_file);
+        match std::fs::read_to_string(&file) {
+            Ok(text) => {
+                let secret = text.trim_end_matches(['\r', '\n']).to_string();
+                if secret.len() < 32 {
+                    errs.push(format!(
+                        "accounts.tokens.secret_file: {} holds fewer than 32 bytes of secret",
+                        file.display()
+                    ));
+                    None
+                } else {
+                    Some(Tokens {
+                        secret: Secret(zeroize::Zeroizing::new(secret)),
+                        create_accounts: t.create_accounts,
+                    })
+                }
+            }
+            Err(e) => {
+                errs.push(format!(
+                    "accounts.tokens.secret_file: cannot read {}: {e}",
+                    file.display()
+                ));
+                None
+            }
+        }
+    });
+
     if !errs.is_empty() {
         return Err(ConfigError(errs));
     }
@@ -317,6 +345,7 @@ pub(super) fn validate(raw: RawConfig, path: Option<&Path>) -> Result<Config, Co
         flood,
         connections,
         services,
+        tokens,
         opers,
         path: path.map(Path::to_path_buf),
     })

@@ -134,9 +134,20 @@ impl Accounts {
         self.store.create_account(&self.fold(name), &account)
     }
 
-    /// Checks a password (blocking: run it in a job). Returns the account's
-    /// name as registered. The name may be the account or a grouped nick.
-    pub fn verify(&self, name: &str, password: &str) -> Result<String, LoginError> {
+    /// Checks a password, or a login token where `[accounts.tokens]` is set
+    /// (blocking: run it in a job). Returns the account's name as
+    /// registered. The name may be the account or a grouped nick.
+    pub fn verify(
+        &self,
+        name: &str,
+        password: &str,
+        tokens: Option<&crate::config::Tokens>,
+    ) -> Result<String, LoginError> {
+        if let Some(t) = tokens
+            && super::tokens::looks_like_token(password)
+        {
+            return self.verify_token(Some(name), password, t);
+        }
         let key = self.fold(name);
         let owner = self
             .store
@@ -149,6 +160,42 @@ impl Accounts {
         match account {
             Some(a) if ok => Ok(a.name),
             _ => Err(LoginError::Invalid),
+        }
+    }
+
+    /// Checks a token; `name`, when given, must be its account (or one of
+    /// the account's nicks). Creates the account on first use when the
+    /// config says so (it then has no password: tokens only).
+    pub fn verify_token(
+        &self,
+        name: Option<&str>,
+        token: &str,
+        t: &crate::config::Tokens,
+    ) -> Result<String, LoginError> {
+        let sub = super::tokens::verify(t.secret.expose(), token, unix_now())
+            .map_err(|_| LoginError::Invalid)?;
+        if let Some(name) = name {
+            let owner = self.nick_owner(name).unwrap_or_else(|| name.to_string());
+            if !self.casemap.eq(&owner, &sub) {
+                return Err(LoginError::Invalid);
+            }
+        }
+        match self.account(&sub) {
+            Some(a) => Ok(a.name),
+            None if t.create_accounts => {
+                let account = Account {
+                    name: sub.clone(),
+                    // Not a bcrypt hash: no password ever matches it.
+                    hash: "*".into(),
+                    registered: unix_now(),
+                    email: None,
+                };
+                match self.store.create_account(&self.fold(&sub), &account) {
+                    Ok(()) | Err(StoreError::Exists) => Ok(sub),
+                    Err(_) => Err(LoginError::Store),
+                }
+            }
+            None => Err(LoginError::Invalid),
         }
     }
 

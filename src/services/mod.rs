@@ -10,6 +10,7 @@ pub mod accounts;
 mod chanserv;
 mod nickserv;
 pub mod store;
+pub mod tokens;
 
 use std::{any::Any, sync::Arc};
 

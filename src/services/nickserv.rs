@@ -146,9 +146,13 @@ fn check_password(
         c.notice(NS, "Too many wrong passwords; try again later.");
         return;
     }
+    let tokens = c.config().tokens.clone();
     job(
         c,
-        move || acc.verify(&account, &password).map_err(|e| (e, account)),
+        move || {
+            acc.verify(&account, &password, tokens.as_ref())
+                .map_err(|e| (e, account))
+        },
         move |c, result| match result {
             Ok(name) => then(c, name),
             Err((LoginError::Invalid, account)) => {
