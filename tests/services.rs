@@ -560,3 +560,47 @@ async fn login_tokens_from_mktoken() {
     let log = p.stderr.lock().unwrap().join("\n");
     assert!(!log.contains(&token[token.len() - 20..]), "a token reached the log");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chanserv_ban_unban_topic_invite_and_entry_message() {
+    let srv = start(FAST).await;
+    let mut erin = registered(&srv, "erin", "pw").await;
+    erin.send("JOIN #room").await;
+    erin.expect("366").await;
+    erin.send("CS REGISTER #room").await;
+    erin.expect_match("registered", |m| m.last().contains("registered to you")).await;
+    let mut pest = srv.user("pest").await;
+    pest.send("JOIN #room").await;
+    pest.expect("366").await;
+    // BAN = ban mask + KICK + the invitation revoked.
+    erin.send("CS BAN #room pest spamming").await;
+    let k = pest.expect("KICK").await;
+    assert_eq!((k.nick(), k.params[1].as_str(), k.last()), ("ChanServ", "pest", "spamming"));
+    pest.send("JOIN #room").await;
+    pest.expect("474").await;
+    erin.send("CS UNBAN #room *!*@127.0.0.1").await;
+    erin.expect_match("unbanned", |m| m.last().contains("1 ban(s) removed")).await;
+    erin.send("MODE #room +i").await;
+    erin.expect("MODE").await;
+    erin.send("CS INVITE #room pest").await;
+    let inv = pest.expect("INVITE").await;
+    assert_eq!((inv.nick(), inv.params[1].as_str()), ("ChanServ", "#room"));
+    erin.send("CS TOPIC #room welcome to the room").await;
+    let t = erin.expect("TOPIC").await;
+    assert_eq!((t.nick(), t.last()), ("ChanServ", "welcome to the room"));
+    erin.send("CS SET #room ENTRYMSG be nice").await;
+    erin.expect_match("set", |m| m.last().contains("ENTRYMSG is set")).await;
+    pest.send("JOIN #room").await;
+    pest.expect_match("entry message", |m| m.nick() == "ChanServ" && m.last() == "[#room] be nice")
+        .await;
+    erin.send("CS SET #room DESCRIPTION the off-the-record room").await;
+    erin.expect_match("set", |m| m.last().contains("DESCRIPTION is set")).await;
+    pest.send("CS INFO #room").await;
+    pest.expect_match("description", |m| m.last() == "Description: the off-the-record room")
+        .await;
+    // Without access: refused.
+    pest.send("NS REGISTER pw").await;
+    pest.expect("900").await;
+    pest.send("CS BAN #room erin").await;
+    pest.expect_match("refused", |m| m.last().contains("do not have access")).await;
+}

@@ -140,17 +140,7 @@ pub fn topic(ctx: &mut Ctx, msg: &Message) {
     }
 }
 
-/// Cuts `s` to at most `max` bytes on a character boundary.
-pub fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut cut = max;
-    while !s.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    &s[..cut]
-}
+pub use crate::proto::line::truncate;
 
 // KICK <channel>{,<channel>} <user>{,<user>} [<comment>]
 //

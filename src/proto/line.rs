@@ -92,6 +92,18 @@ impl Line {
     }
 }
 
+/// Cuts `s` to at most `max` bytes on a character boundary.
+pub fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut cut = max;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &s[..cut]
+}
+
 /// Adds tags (`a=b;c`, escaped) to a built line, in front of any it has.
 pub fn add_tags(tags: &str, line: &Bytes) -> Bytes {
     if tags.is_empty() {

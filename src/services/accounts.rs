@@ -237,6 +237,7 @@ impl Accounts {
                 access: Vec::new(),
                 akick: Vec::new(),
                 kept: None,
+                entry_message: None,
             },
         )
     }

@@ -94,6 +94,46 @@ pub static COMMANDS: &[Command] = &[
         handler: kick,
     },
     Command {
+        name: "BAN",
+        syntax: "BAN <#channel> <nick|mask> [<reason>]",
+        help: "Bans a user (their host) or a mask, kicks them and revokes their invitation.",
+        min_params: 2,
+        needs_login: true,
+        handler: ban,
+    },
+    Command {
+        name: "UNBAN",
+        syntax: "UNBAN <#channel> [<mask>]",
+        help: "Removes a ban mask, or every ban that matches you.",
+        min_params: 1,
+        needs_login: true,
+        handler: unban,
+    },
+    Command {
+        name: "TOPIC",
+        syntax: "TOPIC <#channel> <topic>",
+        help: "Sets the topic (founder, or access t).",
+        min_params: 2,
+        needs_login: true,
+        handler: topic,
+    },
+    Command {
+        name: "INVITE",
+        syntax: "INVITE <#channel> [<nick>]",
+        help: "Invites you (or a nick) past +i, +k and +l once (founder, or access o).",
+        min_params: 1,
+        needs_login: true,
+        handler: invite,
+    },
+    Command {
+        name: "SET",
+        syntax: "SET <#channel> DESCRIPTION|ENTRYMSG [<text>]",
+        help: "Sets the description INFO shows, or the entry message sent to whoever joins.",
+        min_params: 2,
+        needs_login: true,
+        handler: set,
+    },
+    Command {
         name: "CLOSE",
         syntax: "CLOSE <#channel> [<reason>]",
         help: "Destroys the channel now: everyone is kicked with the reason, nothing is left.",
@@ -459,6 +499,9 @@ pub fn on_join(c: &mut dyn Caller, name: &str) {
     if akick_one(c, name, &me) {
         return;
     }
+    if let Some(msg) = acc.channel(name).and_then(|r| r.entry_message) {
+        c.notice(CS, &format!("[{name}] {msg}"));
+    }
     let Some(account) = me.snapshot().account else {
         return;
     };
@@ -503,4 +546,153 @@ pub fn persist(c: &mut dyn Caller, name: &str) {
     }
     let name = name.to_string();
     super::job(c, move || acc.save_kept(&name, Some(kept)), |_, _| {});
+}
+
+// BAN <#channel> <nick|mask> [<reason>]
+fn ban(c: &mut dyn Caller, args: &[&str]) {
+    let name = args[0];
+    if !has_flag(c, name, 'o') {
+        return;
+    }
+    let target = c.state().find_nick(args[1]);
+    let mask = match &target {
+        Some(t) => format!("*!*@{}", t.snapshot().host),
+        None => crate::proto::mask::normalize_mask(args[1]),
+    };
+    if mask.contains(' ') || mask.starts_with(':') {
+        c.notice(CS, "That is not a mask.");
+        return;
+    }
+    let revoke = target.as_ref().map(|t| t.id);
+    match c.state().service_ban(name, &mask, true, revoke, &CS.prefix()) {
+        Err(_) => {
+            c.notice(CS, &format!("{name} does not exist."));
+            return;
+        }
+        Ok(Some(d)) => c.deliver(d),
+        Ok(None) => {}
+    }
+    let reason = if args.len() > 2 {
+        args[2..].join(" ")
+    } else {
+        format!("Banned by {}", c.client().nick())
+    };
+    // The named user goes; for a mask, every member it matches but the caller.
+    let me = c.client();
+    let victims: Vec<crate::state::ClientRef> = match target {
+        Some(t) => vec![t],
+        None => c
+            .state()
+            .who_channel(&me, name, false)
+            .map(|(_, rows)| rows.into_iter().map(|r| r.client).collect::<Vec<_>>())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|v| v.id != me.id && c.state().matches_mask(v, &mask))
+            .collect(),
+    };
+    for v in victims {
+        if let Ok(d) = c.state().service_kick(name, &v, &reason, &CS.prefix()) {
+            c.deliver(d);
+        }
+    }
+    persist(c, name);
+    c.notice(CS, &format!("{mask} is banned from {name}."));
+}
+
+// UNBAN <#channel> [<mask>]
+fn unban(c: &mut dyn Caller, args: &[&str]) {
+    let name = args[0];
+    if !has_flag(c, name, 'o') {
+        return;
+    }
+    let masks = match args.get(1) {
+        Some(m) => vec![crate::proto::mask::normalize_mask(m)],
+        None => {
+            let me = c.client();
+            c.state().bans_matching(name, &me)
+        }
+    };
+    let mut removed = 0;
+    for m in &masks {
+        if let Ok(Some(d)) = c.state().service_ban(name, m, false, None, &CS.prefix()) {
+            c.deliver(d);
+            removed += 1;
+        }
+    }
+    persist(c, name);
+    c.notice(CS, &format!("{removed} ban(s) removed from {name}."));
+}
+
+// TOPIC <#channel> <topic>
+fn topic(c: &mut dyn Caller, args: &[&str]) {
+    let name = args[0];
+    if !has_flag(c, name, 't') {
+        return;
+    }
+    let text = args[1..].join(" ");
+    let max = c.config().limits.topiclen;
+    let text = crate::proto::line::truncate(&text, max).to_string();
+    match c.state().service_topic(name, &text, &CS.prefix()) {
+        Ok(d) => {
+            c.deliver(d);
+            persist(c, name);
+        }
+        Err(_) => c.notice(CS, &format!("{name} does not exist.")),
+    }
+}
+
+// INVITE <#channel> [<nick>]
+fn invite(c: &mut dyn Caller, args: &[&str]) {
+    let name = args[0];
+    if !has_flag(c, name, 'o') {
+        return;
+    }
+    let target = match args.get(1) {
+        Some(n) => c.state().find_nick(n),
+        None => Some(c.client()),
+    };
+    let Some(target) = target else {
+        c.notice(CS, &format!("{} is not online.", args[1]));
+        return;
+    };
+    match c.state().service_invite(name, &target, &CS.prefix()) {
+        Ok(d) => {
+            c.deliver(d);
+            c.notice(CS, &format!("{} is invited to {name}.", target.nick()));
+        }
+        Err(r) if r.numeric == crate::proto::numerics::ERR_USERONCHANNEL => {
+            c.notice(CS, &format!("{} is already on {name}.", target.nick()))
+        }
+        Err(_) => c.notice(CS, &format!("{name} does not exist.")),
+    }
+}
+
+// SET <#channel> DESCRIPTION|ENTRYMSG [<text>]
+fn set(c: &mut dyn Caller, args: &[&str]) {
+    let name = args[0];
+    if !founder_only(c, name) {
+        return;
+    }
+    let acc = c.accounts().expect("services on");
+    let Some(mut reg) = acc.channel(name) else {
+        return;
+    };
+    let text = (args.len() > 2)
+        .then(|| crate::proto::line::truncate(&args[2..].join(" "), 300).to_string());
+    let what = args[1].to_ascii_uppercase();
+    match what.as_str() {
+        "DESCRIPTION" => reg.description = text,
+        "ENTRYMSG" => reg.entry_message = text,
+        _ => {
+            c.notice(CS, "Unknown setting: DESCRIPTION or ENTRYMSG.");
+            return;
+        }
+    }
+    super::job(c, move || acc.put_channel(&reg), move |c, ok| {
+        if ok {
+            c.notice(CS, &format!("{what} is set."));
+        } else {
+            c.notice(CS, "The setting could not be stored.");
+        }
+    });
 }

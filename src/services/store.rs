@@ -52,6 +52,9 @@ pub struct ChannelRegistration {
     /// The modes, topic and lists it keeps while empty and across restarts.
     #[serde(default)]
     pub kept: Option<crate::state::KeptChannel>,
+    /// Sent as a NOTICE from ChanServ to whoever joins (SET ENTRYMSG).
+    #[serde(default)]
+    pub entry_message: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -422,6 +425,7 @@ mod tests {
                 access: Vec::new(),
                 akick: Vec::new(),
                 kept: None,
+                entry_message: None,
             };
             s.create_channel("#room", &reg).unwrap();
         }

@@ -607,6 +607,116 @@ impl State {
         Ok(delivery)
     }
 
+    /// A service sets the topic (ChanServ TOPIC).
+    pub fn service_topic(&self, name: &str, text: &str, source: &str) -> Result<Delivery, Refusal> {
+        let chan = self
+            .channel(name)
+            .ok_or_else(|| Refusal::new(ERR_NOSUCHCHANNEL, &[name]))?;
+        let mut ch = chan.lock();
+        ch.topic = (!text.is_empty()).then(|| Topic {
+            text: text.to_string(),
+            setter: source.to_string(),
+            time: unix_now(),
+        });
+        Ok(Delivery::new(
+            Event::TopicSet {
+                channel: ch.name.clone(),
+                source: source.to_string(),
+                text: text.to_string(),
+            },
+            ch.member_clients(None),
+        ))
+    }
+
+    /// A service invites `target` (ChanServ INVITE): a one-shot invitation
+    /// past +i, +k, +l and bans, and the INVITE line to the target.
+    pub fn service_invite(&self, name: &str, target: &ClientRef, source: &str) -> Result<Delivery, Refusal> {
+        let chan = self
+            .channel(name)
+            .ok_or_else(|| Refusal::new(ERR_NOSUCHCHANNEL, &[name]))?;
+        let mut ch = chan.lock();
+        if ch.members.contains_key(&target.id) {
+            return Err(Refusal::new(ERR_USERONCHANNEL, &[&target.nick(), &ch.name]));
+        }
+        if !ch.invites.contains(&target.id) {
+            if ch.invites.len() >= MAX_INVITES {
+                ch.invites.pop_front();
+            }
+            ch.invites.push_back(target.id);
+        }
+        Ok(Delivery::new(
+            Event::Invited {
+                source: source.to_string(),
+                account: None,
+                target: target.nick(),
+                channel: ch.name.clone(),
+            },
+            vec![target.clone()],
+        ))
+    }
+
+    /// A service adds (or removes) a ban mask (ChanServ BAN/UNBAN); adding
+    /// also revokes `revoke`'s pending invitation. None when nothing changed.
+    pub fn service_ban(
+        &self,
+        name: &str,
+        mask: &str,
+        add: bool,
+        revoke: Option<ClientId>,
+        source: &str,
+    ) -> Result<Option<Delivery>, Refusal> {
+        let chan = self
+            .channel(name)
+            .ok_or_else(|| Refusal::new(ERR_NOSUCHCHANNEL, &[name]))?;
+        let mut ch = chan.lock();
+        if let Some(id) = revoke {
+            ch.invites.retain(|x| *x != id);
+        }
+        let cm = self.casemap;
+        let pos = ch.bans.iter().position(|b| cm.eq(&b.mask, mask));
+        let changed = match (add, pos) {
+            (true, None) => {
+                ch.bans.push(super::channel::ListEntry {
+                    mask: mask.to_string(),
+                    setter: source.to_string(),
+                    time: unix_now(),
+                });
+                true
+            }
+            (false, Some(i)) => {
+                ch.bans.remove(i);
+                true
+            }
+            _ => false,
+        };
+        Ok(changed.then(|| {
+            Delivery::new(
+                Event::ModeChanged {
+                    channel: ch.name.clone(),
+                    source: source.to_string(),
+                    modes: if add { "+b" } else { "-b" }.into(),
+                    args: vec![mask.to_string()],
+                },
+                ch.member_clients(None),
+            )
+        }))
+    }
+
+    /// The ban masks of `name` that match `client` (ChanServ UNBAN).
+    pub fn bans_matching(&self, name: &str, client: &ClientRef) -> Vec<String> {
+        let Some(chan) = self.channel(name) else {
+            return Vec::new();
+        };
+        let info = client.info().clone();
+        let who = Who::of(&info, client.ip);
+        let ch = chan.lock();
+        ch.bans
+            .iter()
+            .filter(|b| who.matches(&b.mask, self.casemap))
+            .map(|b| b.mask.clone())
+            .collect()
+    }
+
     /// ChanServ CLOSE: destroys the channel now, like the idle self-destruct.
     pub fn close_channel(&self, name: &str, reason: &str) -> Option<Delivery> {
         let chan = self.channel(name)?;
