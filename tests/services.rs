@@ -604,3 +604,39 @@ async fn chanserv_ban_unban_topic_invite_and_entry_message() {
     pest.send("CS BAN #room erin").await;
     pest.expect_match("refused", |m| m.last().contains("do not have access")).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn draft_account_registration() {
+    let srv = start(FAST).await;
+    // Before connect: once a nick is chosen.
+    let mut c = srv.client().await;
+    c.send("CAP LS 302").await;
+    let ls = c.expect("CAP").await;
+    assert!(ls.last().contains("draft/account-registration=before-connect"), "{ls:?}");
+    c.send("REGISTER * * pw1").await;
+    let f = c.expect("FAIL").await;
+    assert_eq!(f.params[1], "COMPLETE_CONNECTION_REQUIRED");
+    c.send("NICK hana").await;
+    c.send("REGISTER other * pw1").await;
+    let f = c.expect("FAIL").await;
+    assert_eq!((f.params[1].as_str(), f.params[2].as_str()), ("ACCOUNT_NAME_MUST_BE_NICK", "other"));
+    c.send("REGISTER * * pw1").await;
+    assert_eq!(c.expect("900").await.params[2], "hana");
+    let ok = c.expect("REGISTER").await;
+    assert_eq!((ok.params[0].as_str(), ok.params[1].as_str()), ("SUCCESS", "hana"));
+    c.send("REGISTER * * pw2").await;
+    assert_eq!(c.expect("FAIL").await.params[1], "ALREADY_AUTHENTICATED");
+    c.send("CAP END").await;
+    c.send("USER h 0 * :h").await;
+    c.expect("001").await;
+    // The same store as NickServ: the nick is taken, IDENTIFY works.
+    let mut d = srv.user("hana2").await;
+    d.send("NICK hana_").await;
+    d.sync().await;
+    d.send("REGISTER hana_ * pw").await;
+    let ok = d.expect("REGISTER").await;
+    assert_eq!(ok.params[0], "SUCCESS");
+    let mut e = srv.user("eve").await;
+    e.send("NS IDENTIFY hana pw1").await;
+    assert_eq!(e.expect("900").await.params[2], "hana");
+}

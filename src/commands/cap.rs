@@ -117,6 +117,11 @@ pub fn offered(config: &Config, tls_connection: bool) -> Vec<(Cap, Option<String
                 .services
                 .enabled
                 .then(|| (c, Some(crate::commands::sasl::mechanisms(config).to_string()))),
+            // Before-connect: REGISTER works once a nick is chosen.
+            Cap::AccountRegistration => config
+                .services
+                .enabled
+                .then(|| (c, Some("before-connect".to_string()))),
             Cap::Sts => sts_port.map(|port| {
                 // Spec: `port` on plaintext connections, `duration` on secure ones.
                 let v = if tls_connection {

@@ -21,6 +21,7 @@ mod mode;
 mod monitor;
 pub mod oper;
 mod query;
+mod register;
 pub mod registration;
 pub mod response;
 mod sasl;
@@ -341,6 +342,8 @@ static TABLE: &[Spec] = &[
     cmd("CHANSERV", 1, services::chanserv),
     cmd("CS", 1, services::chanserv),
     pre("AUTHENTICATE", 1, sasl::authenticate),
+    pre("REGISTER", 3, register::register),
+    pre("VERIFY", 2, register::verify),
     // oper.rs
     cmd("OPER", 2, oper::oper),
     op("KILL", 2, oper::kill),

@@ -47,6 +47,17 @@ impl Caller for Ctx<'_> {
         Ctx::deliver(self, d);
     }
 
+    fn raw_line(&mut self, words: &[&str], text: &str) {
+        let Some((command, args)) = words.split_first() else {
+            return;
+        };
+        let line = Line::new(Some(&self.config.server.name), command)
+            .args(args.iter().copied())
+            .text(text)
+            .build();
+        self.out.push(line);
+    }
+
     fn blocking(
         &mut self,
         work: Box<dyn FnOnce() -> Done + Send>,

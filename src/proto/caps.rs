@@ -29,6 +29,8 @@ pub enum Cap {
     ExtendedMonitor = 1 << 18,
     /// Offered only while services are on, with the mechanisms as value.
     Sasl = 1 << 19,
+    /// draft/account-registration (REGISTER, VERIFY): while services are on.
+    AccountRegistration = 1 << 20,
 }
 
 impl Cap {
@@ -53,6 +55,7 @@ impl Cap {
         Cap::Sts,
         Cap::ExtendedMonitor,
         Cap::Sasl,
+        Cap::AccountRegistration,
     ];
 
     pub fn name(self) -> &'static str {
@@ -77,6 +80,7 @@ impl Cap {
             Cap::Sts => "sts",
             Cap::ExtendedMonitor => "extended-monitor",
             Cap::Sasl => "sasl",
+            Cap::AccountRegistration => "draft/account-registration",
         }
     }
 

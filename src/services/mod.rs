@@ -74,6 +74,9 @@ pub trait Caller {
     /// A numeric to the caller (900-908 for logins).
     fn numeric(&mut self, n: crate::proto::numerics::Numeric, args: &[&str]);
     fn deliver(&mut self, d: Delivery);
+    /// A line from the server to the caller: `words` then the trailing
+    /// `text` (`REGISTER SUCCESS <account> :...`, `FAIL ...`).
+    fn raw_line(&mut self, words: &[&str], text: &str);
     /// Runs `work` off the async threads, then `then` with its result.
     fn blocking(
         &mut self,
