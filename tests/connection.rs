@@ -30,7 +30,7 @@ async fn registers_without_cap() {
         "NICKLEN=30",
         "CHANTYPES=#",
         "PREFIX=(ov)@+",
-        "CHANMODES=beI,k,El,imnst",
+        "CHANMODES=beI,k,El,imnstMR",
         "UTF8ONLY",
     ] {
         assert!(

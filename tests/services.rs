@@ -640,3 +640,34 @@ async fn draft_account_registration() {
     e.send("NS IDENTIFY hana pw1").await;
     assert_eq!(e.expect("900").await.params[2], "hana");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registered_only_modes() {
+    let srv = start(FAST).await;
+    let mut owner = registered(&srv, "ivy", "pw").await;
+    let mut member = registered(&srv, "jay", "pw").await;
+    let mut anon = srv.user("anon").await;
+    owner.send("JOIN #r").await;
+    owner.expect("366").await;
+    anon.send("JOIN #r").await;
+    anon.expect("366").await;
+    owner.send("MODE #r +MR").await;
+    owner.expect("MODE").await;
+    // +M: the anonymous member may not speak; +R: no new anonymous joins.
+    anon.send("PRIVMSG #r :hello").await;
+    anon.expect("404").await;
+    let mut late = srv.user("late").await;
+    late.send("JOIN #r").await;
+    assert_eq!(late.expect("477").await.params[1], "#r");
+    member.send("JOIN #r").await;
+    member.expect("366").await;
+    member.send("PRIVMSG #r :logged in").await;
+    owner.expect_match("jay speaks", |m| m.command == "PRIVMSG" && m.nick() == "jay").await;
+    // User mode +R: only logged-in users may message me.
+    owner.send("MODE ivy +R").await;
+    owner.expect("MODE").await;
+    anon.send("PRIVMSG ivy :psst").await;
+    assert_eq!(anon.expect("477").await.params[1], "ivy");
+    member.send("PRIVMSG ivy :hi").await;
+    owner.expect_match("dm", |m| m.command == "PRIVMSG" && m.nick() == "jay").await;
+}

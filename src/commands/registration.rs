@@ -226,7 +226,7 @@ fn welcome(ctx: &mut Ctx) {
     }
 }
 
-pub const USER_MODES: &str = "Biow";
+pub const USER_MODES: &str = "BRiow";
 
 /// The 005 lines (13 tokens each), at registration and for VERSION.
 pub fn send_isupport(ctx: &mut Ctx) {

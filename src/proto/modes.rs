@@ -38,6 +38,8 @@ pub const CHANNEL_MODES: &[ChannelMode] = &[
     m('n', Kind::Flag, "no messages from outside"),
     m('s', Kind::Flag, "secret"),
     m('t', Kind::Flag, "only operators set the topic"),
+    m('M', Kind::Flag, "only logged-in users (or voiced) may speak"),
+    m('R', Kind::Flag, "only logged-in users may join"),
     m('E', Kind::WhenSet, "ephemeral: self-destructs after this idle time"),
     m('k', Kind::Always, "channel key"),
     m('l', Kind::WhenSet, "user limit"),
@@ -101,8 +103,8 @@ mod tests {
 
     #[test]
     fn isupport_and_004_come_from_the_table() {
-        assert_eq!(chanmodes(), "beI,k,El,imnst");
-        assert_eq!(all_letters(), "EIbeiklmnostv");
+        assert_eq!(chanmodes(), "beI,k,El,imnstMR");
+        assert_eq!(all_letters(), "EIMRbeiklmnostv");
         assert_eq!(letters_with_param(), "EIbeklov");
         assert_eq!(kind('k'), Some(Kind::Always));
         assert_eq!(kind('x'), None);

@@ -123,6 +123,7 @@ numerics! {
     ERR_BANNEDFROMCHAN = "474", "Cannot join channel (+b)";
     ERR_BADCHANNELKEY = "475", "Cannot join channel (+k)";
     ERR_BADCHANMASK = "476";
+    ERR_NEEDREGGEDNICK = "477", "You need to be logged in to your account for that";
     ERR_BANLISTFULL = "478", "Channel list is full";
     ERR_NOPRIVILEGES = "481", "Permission Denied- You're not an IRC operator";
     ERR_CHANOPRIVSNEEDED = "482", "You're not channel operator";

@@ -100,6 +100,10 @@ pub struct ChanModes {
     pub no_external: bool,
     pub secret: bool,
     pub topic_lock: bool,
+    /// +M: only logged-in users (or those with voice or op) may speak.
+    pub registered_speak: bool,
+    /// +R: only logged-in users may join (an invitation still lets one in).
+    pub registered_join: bool,
     /// Zeroed when dropped (key change, -k, channel destroyed).
     pub key: Option<zeroize::Zeroizing<String>>,
     pub limit: Option<usize>,
@@ -189,12 +193,18 @@ impl Channel {
         self.invex.iter().any(|e| who.matches(&e.mask, cm))
     }
 
-    /// May `id` speak here? (+n, +m, bans)
+    /// May `id` speak here? (+n, +m, +M, bans)
     pub fn can_speak(&self, id: ClientId, who: &Who, cm: Casemapping) -> bool {
+        let anonymous = self.modes.registered_speak && who.account.is_none();
         match self.members.get(&id) {
-            None => !self.modes.no_external && !self.modes.moderated && !self.is_banned(who, cm),
+            None => {
+                !self.modes.no_external
+                    && !self.modes.moderated
+                    && !anonymous
+                    && !self.is_banned(who, cm)
+            }
             Some(m) if m.op || m.voice => true,
-            Some(_) => !self.modes.moderated && !self.is_banned(who, cm),
+            Some(_) => !self.modes.moderated && !anonymous && !self.is_banned(who, cm),
         }
     }
 
@@ -243,6 +253,8 @@ impl Channel {
             'n' => m.no_external,
             's' => m.secret,
             't' => m.topic_lock,
+            'M' => m.registered_speak,
+            'R' => m.registered_join,
             _ => false,
         }
     }
@@ -251,6 +263,8 @@ impl Channel {
         let m = &mut self.modes;
         Some(match c {
             'i' => &mut m.invite_only,
+            'M' => &mut m.registered_speak,
+            'R' => &mut m.registered_join,
             'm' => &mut m.moderated,
             'n' => &mut m.no_external,
             's' => &mut m.secret,

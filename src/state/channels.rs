@@ -141,6 +141,9 @@ impl State {
                     if ch.modes.limit.is_some_and(|l| ch.members.len() >= l) {
                         return refuse(ERR_CHANNELISFULL);
                     }
+                    if ch.modes.registered_join && info.account.is_none() {
+                        return refuse(ERR_NEEDREGGEDNICK);
+                    }
                 }
                 ch.invites.retain(|x| *x != client.id);
             }
@@ -503,6 +506,10 @@ impl State {
             .find_nick(nick)
             .ok_or_else(|| Refusal::new(ERR_NOSUCHNICK, &[nick]))?;
         let info = client.info().clone();
+        // User mode +R: only logged-in users may message me (NOTICE too).
+        if to.id != client.id && to.info().modes.registered_only && info.account.is_none() {
+            return Err(Refusal::new(ERR_NEEDREGGEDNICK, &[&to.nick()]));
+        }
         let (tnick, away) = {
             let t = to.info();
             (t.nick.clone(), t.away.clone())

@@ -86,6 +86,8 @@ pub struct UserModes {
     pub wallops: bool,
     pub oper: bool,
     pub bot: bool,
+    /// +R: only logged-in users may message this user.
+    pub registered_only: bool,
 }
 
 impl UserModes {
@@ -94,6 +96,7 @@ impl UserModes {
         let mut s = String::from("+");
         for (on, c) in [
             (self.bot, 'B'),
+            (self.registered_only, 'R'),
             (self.invisible, 'i'),
             (self.oper, 'o'),
             (self.wallops, 'w'),

@@ -16,7 +16,7 @@ use super::{
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct KeptChannel {
     pub topic: Option<Topic>,
-    /// The flag modes (i, m, n, s, t) that are set.
+    /// The flag modes (i, m, n, s, t, M, R) that are set.
     pub flags: String,
     pub key: Option<String>,
     pub limit: Option<usize>,
@@ -51,7 +51,7 @@ impl State {
     pub fn kept(&self, name: &str) -> Option<KeptChannel> {
         let chan = self.channel(name)?;
         let ch = chan.lock();
-        let flags = "imnst".chars().filter(|&c| ch.flag(c)).collect();
+        let flags = "imnstMR".chars().filter(|&c| ch.flag(c)).collect();
         Some(KeptChannel {
             topic: ch.topic.clone(),
             flags,

@@ -269,7 +269,7 @@ impl State {
         )
     }
 
-    /// Applies a user mode string (i, w, B; -o drops operator status, +o is
+    /// Applies a user mode string (i, w, B, R; -o drops operator status, +o is
     /// only for OPER). Returns the change that took effect ("+iw") and
     /// whether an unknown flag was seen.
     pub fn apply_user_modes(&self, client: &ClientRef, modestr: &str) -> (String, bool) {
@@ -294,6 +294,7 @@ impl State {
                     'i' => &mut info.modes.invisible,
                     'w' => &mut info.modes.wallops,
                     'B' => &mut info.modes.bot,
+                    'R' => &mut info.modes.registered_only,
                     'o' if !add && info.modes.oper && !deoper => {
                         deoper = true;
                         if sign != Some(false) {
