@@ -94,7 +94,10 @@ async fn sasl_plain_and_pass_log_in_before_001() {
     let mut c = srv.client().await;
     c.send("CAP LS 302").await;
     let ls = c.expect("CAP").await;
-    assert!(ls.last().split(' ').any(|t| t == "sasl=PLAIN"), "{ls:?}");
+    assert!(
+        ls.last().split(' ').any(|t| t == "sasl=PLAIN,SCRAM-SHA-256"),
+        "{ls:?}"
+    );
     c.send("CAP REQ :sasl").await;
     c.expect("CAP").await;
     c.send("NICK carol").await;
@@ -504,7 +507,7 @@ async fn login_tokens_from_mktoken() {
     let mut c = TestClient::connect(p.addr()).await;
     c.send("CAP LS 302").await;
     let ls = c.expect("CAP").await;
-    assert!(ls.last().contains("sasl=PLAIN,IRCV3BEARER"), "{ls:?}");
+    assert!(ls.last().contains("sasl=PLAIN,SCRAM-SHA-256,IRCV3BEARER"), "{ls:?}");
     c.send("CAP REQ :sasl").await;
     c.send("NICK webuser").await;
     c.send("USER w 0 * :w").await;
@@ -670,4 +673,80 @@ async fn registered_only_modes() {
     assert_eq!(anon.expect("477").await.params[1], "ivy");
     member.send("PRIVMSG ivy :hi").await;
     owner.expect_match("dm", |m| m.command == "PRIVMSG" && m.nick() == "jay").await;
+}
+
+/// The client side of SCRAM-SHA-256, written from RFC 5802 with ring.
+fn scram_final(password: &str, first_bare: &str, server_first: &str) -> (String, String) {
+    use ring::{digest, hmac, pbkdf2};
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let attr = |k: &str| {
+        server_first
+            .split(',')
+            .find_map(|a| a.strip_prefix(k))
+            .unwrap()
+            .to_string()
+    };
+    let (nonce, salt, iterations) = (attr("r="), b64.decode(attr("s=")).unwrap(), attr("i="));
+    let mut salted = [0u8; 32];
+    pbkdf2::derive(
+        pbkdf2::PBKDF2_HMAC_SHA256,
+        iterations.parse().unwrap(),
+        &salt,
+        password.as_bytes(),
+        &mut salted,
+    );
+    let mac = |k: &[u8], d: &[u8]| {
+        hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, k), d)
+            .as_ref()
+            .to_vec()
+    };
+    let client_key = mac(&salted, b"Client Key");
+    let stored = digest::digest(&digest::SHA256, &client_key);
+    let without_proof = format!("c=biws,r={nonce}");
+    let auth = format!("{first_bare},{server_first},{without_proof}");
+    let sig = mac(stored.as_ref(), auth.as_bytes());
+    let proof: Vec<u8> = client_key.iter().zip(&sig).map(|(a, b)| a ^ b).collect();
+    let server_sig = mac(&mac(&salted, b"Server Key"), auth.as_bytes());
+    (
+        format!("{without_proof},p={}", b64.encode(proof)),
+        format!("v={}", b64.encode(server_sig)),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sasl_scram_sha_256() {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let srv = start(FAST).await;
+    let mut owner = registered(&srv, "kim", "pässword").await;
+    owner.send("QUIT").await;
+    owner.expect_closed().await;
+    for (password, ok) in [("wrong", false), ("pässword", true)] {
+        let mut c = srv.client().await;
+        c.send("CAP LS 302").await;
+        let ls = c.expect("CAP").await;
+        assert!(ls.last().contains("SCRAM-SHA-256"), "{ls:?}");
+        c.send("CAP REQ :sasl").await;
+        c.send("NICK kim").await;
+        c.send("USER k 0 * :k").await;
+        c.send("AUTHENTICATE SCRAM-SHA-256").await;
+        c.expect("AUTHENTICATE").await;
+        let bare = "n=kim,r=fyko+d2lbbFgONRv9qkxdawL";
+        c.send(&format!("AUTHENTICATE {}", b64.encode(format!("n,,{bare}")))).await;
+        let first = c.expect("AUTHENTICATE").await;
+        let server_first = String::from_utf8(b64.decode(&first.params[0]).unwrap()).unwrap();
+        assert!(server_first.starts_with("r=fyko+d2lbbFgONRv9qkxdawL"), "{server_first}");
+        let (fin, expected) = scram_final(password, bare, &server_first);
+        c.send(&format!("AUTHENTICATE {}", b64.encode(fin))).await;
+        if !ok {
+            c.expect("904").await;
+            continue;
+        }
+        let last = c.expect("AUTHENTICATE").await;
+        assert_eq!(String::from_utf8(b64.decode(&last.params[0]).unwrap()).unwrap(), expected);
+        c.send("AUTHENTICATE +").await;
+        assert_eq!(c.expect("900").await.params[2], "kim");
+        c.expect("903").await;
+        c.send("CAP END").await;
+        c.expect("001").await;
+    }
 }

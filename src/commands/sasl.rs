@@ -16,15 +16,16 @@ use super::Ctx;
 /// only where login tokens are configured.
 pub fn mechanisms(config: &crate::config::Config) -> &'static str {
     if config.tokens.is_some() {
-        "PLAIN,IRCV3BEARER"
+        "PLAIN,SCRAM-SHA-256,IRCV3BEARER"
     } else {
-        "PLAIN"
+        "PLAIN,SCRAM-SHA-256"
     }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mechanism {
     Plain,
+    Scram,
     Bearer,
 }
 
@@ -35,6 +36,10 @@ const MAX_PAYLOAD: usize = 8192;
 pub struct Exchange {
     mechanism: Mechanism,
     buf: zeroize::Zeroizing<String>,
+    /// SCRAM: the exchange after the client's first message.
+    scram: Option<services::scram::Exchange>,
+    /// SCRAM: server-final sent, waiting for the client's "+".
+    scram_done: bool,
 }
 
 fn fail(ctx: &mut Ctx) {
@@ -60,6 +65,7 @@ pub fn authenticate(ctx: &mut Ctx, msg: &Message) {
     let Some(ex) = ctx.session.sasl.as_mut() else {
         let mechanism = match arg.to_ascii_uppercase().as_str() {
             "PLAIN" => Some(Mechanism::Plain),
+            "SCRAM-SHA-256" => Some(Mechanism::Scram),
             "IRCV3BEARER" if ctx.config.tokens.is_some() => Some(Mechanism::Bearer),
             _ => None,
         };
@@ -68,6 +74,8 @@ pub fn authenticate(ctx: &mut Ctx, msg: &Message) {
                 ctx.session.sasl = Some(Exchange {
                     mechanism,
                     buf: zeroize::Zeroizing::new(String::new()),
+                    scram: None,
+                    scram_done: false,
                 });
                 ctx.push(Line::new(None, "AUTHENTICATE").arg("+").build());
             }
@@ -95,13 +103,17 @@ pub fn authenticate(ctx: &mut Ctx, msg: &Message) {
         // A full chunk: more follows (or "+" ends it).
         return;
     }
-    let Some(ex) = ctx.session.sasl.take() else {
+    let Some(mut ex) = ctx.session.sasl.take() else {
         return;
     };
     let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(ex.buf.as_bytes()) else {
         return fail(ctx);
     };
     let raw = zeroize::Zeroizing::new(raw);
+    if ex.mechanism == Mechanism::Scram {
+        ex.buf = zeroize::Zeroizing::new(String::new());
+        return scram_step(ctx, ex, &raw, accounts);
+    }
     let mut parts = raw.split(|&b| b == 0);
     let (Some(authzid), Some(authcid), Some(password), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -169,4 +181,61 @@ pub fn authenticate(ctx: &mut Ctx, msg: &Message) {
             }
         },
     );
+}
+
+/// One step of a SCRAM-SHA-256 exchange: client-first, client-final, then
+/// the client's empty answer to server-final.
+fn scram_step(
+    ctx: &mut Ctx,
+    mut ex: Exchange,
+    raw: &[u8],
+    accounts: std::sync::Arc<crate::services::Accounts>,
+) {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let Ok(text) = std::str::from_utf8(raw) else {
+        return fail(ctx);
+    };
+    let ip = ctx.client().ip;
+    if ex.scram_done {
+        let Some(scram) = ex.scram.take() else {
+            return fail(ctx);
+        };
+        services::log_in(ctx, &scram.account);
+        ctx.reply(RPL_SASLSUCCESS, &[]);
+        return;
+    }
+    match ex.scram.take() {
+        None => {
+            let Some((user, nonce, bare)) = services::scram::parse_first(text) else {
+                return fail(ctx);
+            };
+            if accounts.throttled(&ctx.config, &user, ip) {
+                return fail(ctx);
+            }
+            let Some((name, verifier)) = accounts
+                .account(&user)
+                .and_then(|a| a.scram.map(|v| (a.name, v)))
+            else {
+                accounts.note_failure(&ctx.config, &user, ip);
+                return fail(ctx);
+            };
+            let (scram, first) = services::scram::start(name, &nonce, bare, verifier);
+            ex.scram = Some(scram);
+            ctx.session.sasl = Some(ex);
+            ctx.push(Line::new(None, "AUTHENTICATE").arg(&b64(&first)).build());
+        }
+        Some(scram) => match scram.finish(text) {
+            Some(last) => {
+                ex.scram = Some(scram);
+                ex.scram_done = true;
+                ctx.session.sasl = Some(ex);
+                ctx.push(Line::new(None, "AUTHENTICATE").arg(&b64(&last)).build());
+            }
+            None => {
+                accounts.note_failure(&ctx.config, &scram.account, ip);
+                fail(ctx);
+            }
+        },
+    }
 }

@@ -130,6 +130,7 @@ impl Accounts {
             hash,
             registered: unix_now(),
             email,
+            scram: Some(super::scram::verifier(password)),
         };
         self.store.create_account(&self.fold(name), &account)
     }
@@ -189,6 +190,7 @@ impl Accounts {
                     hash: "*".into(),
                     registered: unix_now(),
                     email: None,
+                    scram: None,
                 };
                 match self.store.create_account(&self.fold(&sub), &account) {
                     Ok(()) | Err(StoreError::Exists) => Ok(sub),
@@ -207,6 +209,7 @@ impl Accounts {
             .account(&key)?
             .ok_or_else(|| StoreError::Db("no such account".into()))?;
         a.hash = bcrypt::hash(password, cost).map_err(|e| StoreError::Db(e.to_string()))?;
+        a.scram = Some(super::scram::verifier(password));
         self.store.put_account(&key, &a)
     }
 

@@ -9,6 +9,7 @@
 pub mod accounts;
 mod chanserv;
 mod nickserv;
+pub mod scram;
 pub mod store;
 pub mod tokens;
 

@@ -32,6 +32,9 @@ pub struct Account {
     pub registered: u64,
     #[serde(default)]
     pub email: Option<String>,
+    /// The SCRAM-SHA-256 verifier (never the password).
+    #[serde(default)]
+    pub scram: Option<super::scram::Verifier>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -409,6 +412,7 @@ mod tests {
             hash: "$2b$04$x".into(),
             registered: 1,
             email: None,
+            scram: None,
         };
         {
             let s = RedbStore::open(&path).unwrap();
