@@ -76,8 +76,8 @@ pub struct Session {
     pub quit: Option<String>,
     /// Jobs the connection must finish, in order, before reading on.
     pub jobs: std::collections::VecDeque<Job>,
-    /// A SASL exchange in progress.
-    pub sasl: Option<sasl::Exchange>,
+    /// A SASL exchange in progress (boxed: an idle session carries none).
+    pub sasl: Option<Box<sasl::Exchange>>,
     pub oper_failures: u32,
 }
 

@@ -71,12 +71,12 @@ pub fn authenticate(ctx: &mut Ctx, msg: &Message) {
         };
         match mechanism {
             Some(mechanism) => {
-                ctx.session.sasl = Some(Exchange {
+                ctx.session.sasl = Some(Box::new(Exchange {
                     mechanism,
                     buf: zeroize::Zeroizing::new(String::new()),
                     scram: None,
                     scram_done: false,
-                });
+                }));
                 ctx.push(Line::new(None, "AUTHENTICATE").arg("+").build());
             }
             None => {
@@ -187,7 +187,7 @@ pub fn authenticate(ctx: &mut Ctx, msg: &Message) {
 /// the client's empty answer to server-final.
 fn scram_step(
     ctx: &mut Ctx,
-    mut ex: Exchange,
+    mut ex: Box<Exchange>,
     raw: &[u8],
     accounts: std::sync::Arc<crate::services::Accounts>,
 ) {
