@@ -12,3 +12,4 @@ mod ircv3;
 mod parser_vectors;
 mod robustness;
 mod timers;
+mod websocket;

@@ -17,8 +17,10 @@ mod raw;
 #[cfg(test)]
 mod tests;
 mod validate;
+mod web;
 
 pub use raw::*;
+pub use web::{Web, Webirc};
 
 /// Every problem found in one config, each with its key path.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +54,8 @@ pub struct Config {
     pub connections: Connections,
     pub services_enabled: bool,
     pub opers: Vec<Oper>,
+    /// WebSocket origins, trusted proxies, WEBIRC gateways.
+    pub web: Web,
     /// The file this came from, re-read on rehash; None for built-in defaults.
     pub path: Option<PathBuf>,
 }
@@ -91,6 +95,10 @@ pub struct ServerConfig {
 pub struct Listen {
     pub address: SocketAddr,
     pub tls: ListenTls,
+    /// IRC over WebSocket (and the web client at `/`).
+    pub websocket: bool,
+    /// Connections start with a PROXY v1/v2 header.
+    pub proxy: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
