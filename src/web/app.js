@@ -193,7 +193,7 @@
     c.hidden = false;
     c.textContent = `self-destructs in ${clock((b.deadline - Date.now()) / 1000)}`;
   }
-  setInterval(renderCountdown, 1000);
+  setInterval(renderCountdown, 250);
 
   function activate(name) {
     const b = buffer(name);
