@@ -748,3 +748,17 @@ async fn tls_connect(tcp: TcpStream) -> tokio_rustls::client::TlsStream<TcpStrea
         .await
         .unwrap()
 }
+
+/// ircd.toml.example documents the web keys with their defaults.
+#[test]
+fn example_documents_the_web_defaults() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/ircd.toml.example");
+    let example = ircd::Config::load(path.as_ref()).unwrap();
+    let defaults = ircd::Config::defaults();
+    assert_eq!(format!("{:?}", example.web), format!("{:?}", defaults.web));
+    assert!(example.listen.iter().all(|l| !l.websocket && !l.proxy));
+    let text = std::fs::read_to_string(path).unwrap();
+    for key in ["websocket = ", "proxy = ", "origins = ", "web_client = ", "trusted_proxies = ", "[[webirc]]", "hosts = "] {
+        assert!(text.contains(key), "ircd.toml.example does not document {key:?}");
+    }
+}
