@@ -97,6 +97,18 @@ async function main() {
     await page.waitForSelector('#messages li:has-text("carol was kicked by tcpbob: behave")');
     await page.waitForSelector('#members li[data-nick="carol"]', { state: 'detached' });
 
+    step('an operator in the browser: the admin panel kicks and sets +i');
+    carol.send('JOIN #secret hunter2');
+    await page.waitForSelector('#members li[data-nick="carol"]');
+    bob.markNow();
+    bob.send('MODE #secret +o webby');
+    await page.waitForSelector('#ops:not([hidden])');
+    await page.click('#members li[data-nick="carol"]');
+    await page.click('#kick-btn');
+    await bob.expect(/^:webby!\S+ KICK #secret carol :Kicked$/);
+    await page.check('#invite-only');
+    await bob.expect(/^:webby!\S+ MODE #secret \+i$/);
+
     step('the topic shows');
     bob.send('TOPIC #secret :plans for friday');
     await page.waitForSelector('#topic:has-text("plans for friday")');

@@ -50,7 +50,7 @@ impl Web {
             return true;
         }
         let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
-        if self.origins.iter().any(|o| *o == origin) {
+        if self.origins.contains(&origin) {
             return true;
         }
         let authority = origin.split_once("://").map_or("", |(_, a)| a);
