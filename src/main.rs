@@ -209,7 +209,12 @@ fn mkpasswd() -> ExitCode {
 fn serve(path: Option<PathBuf>) -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_env("IRCD_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+            EnvFilter::try_from_env("IRCD_LOG")
+                .unwrap_or_else(|_| EnvFilter::new("info"))
+                // The WebSocket library traces message payloads: never on,
+                // whatever IRCD_LOG says (nothing said reaches a log).
+                .add_directive("tungstenite=off".parse().expect("a valid directive"))
+                .add_directive("tokio_tungstenite=off".parse().expect("a valid directive")),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

@@ -13,3 +13,4 @@ mod parser_vectors;
 mod robustness;
 mod services;
 mod timers;
+mod websocket;

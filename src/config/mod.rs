@@ -17,8 +17,10 @@ mod raw;
 #[cfg(test)]
 mod tests;
 mod validate;
+mod web;
 
 pub use raw::*;
+pub use web::{Web, Webirc};
 
 /// Every problem found in one config, each with its key path.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +56,8 @@ pub struct Config {
     /// `[accounts.tokens]`: login tokens signed with a shared secret.
     pub tokens: Option<Tokens>,
     pub opers: Vec<Oper>,
+    /// WebSocket origins, trusted proxies, WEBIRC gateways.
+    pub web: Web,
     /// The file this came from, re-read on rehash; None for built-in defaults.
     pub path: Option<PathBuf>,
 }
@@ -93,6 +97,10 @@ pub struct ServerConfig {
 pub struct Listen {
     pub address: SocketAddr,
     pub tls: ListenTls,
+    /// IRC over WebSocket (and the web client at `/`).
+    pub websocket: bool,
+    /// Connections start with a PROXY v1/v2 header.
+    pub proxy: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

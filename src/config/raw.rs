@@ -20,6 +20,10 @@ pub struct RawConfig {
     pub services: RawServices,
     pub accounts: RawAccounts,
     pub oper: Vec<RawOper>,
+    // The web: WebSocket listeners, gateways and reverse proxies (web.rs).
+    pub websocket: RawWebsocket,
+    pub gateway: RawGateway,
+    pub webirc: Vec<RawWebirc>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -75,6 +79,12 @@ pub struct RawListen {
     pub address: String,
     #[serde(default)]
     pub tls: RawListenTls,
+    /// IRC over WebSocket, and the web client at `/`.
+    #[serde(default)]
+    pub websocket: bool,
+    /// Every connection starts with a PROXY v1/v2 header.
+    #[serde(default)]
+    pub proxy: bool,
 }
 
 /// `tls = true`, `tls = false` or `tls = { cert = "...", key = "..." }`.
@@ -240,3 +250,51 @@ pub struct RawOper {
     pub host: Option<String>,
 }
 
+
+// ---------------------------------------------------------------------------
+// The web: WebSocket listeners, gateways and reverse proxies.
+// ---------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawWebsocket {
+    /// Origins (`https://chat.example.net`) whose pages may open a
+    /// WebSocket; `"*"` for any. Same-origin pages and clients that send no
+    /// Origin (not browsers) are always let in.
+    pub origins: Vec<String>,
+    /// Serve the built-in web client at `/` of WebSocket listeners.
+    pub web_client: bool,
+}
+
+impl Default for RawWebsocket {
+    fn default() -> Self {
+        RawWebsocket {
+            origins: Vec::new(),
+            web_client: true,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawGateway {
+    /// Reverse proxies whose PROXY headers (on `proxy = true` listeners) and
+    /// `X-Forwarded-For` headers (on WebSocket listeners) are believed.
+    pub trusted_proxies: Vec<String>,
+}
+
+impl Default for RawGateway {
+    fn default() -> Self {
+        RawGateway {
+            trusted_proxies: vec!["127.0.0.0/8".into(), "::1/128".into()],
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebirc {
+    pub name: String,
+    pub password: String,
+    pub hosts: Vec<String>,
+}

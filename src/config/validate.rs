@@ -58,10 +58,14 @@ pub(super) fn validate(raw: RawConfig, path: Option<&Path>) -> Result<Config, Co
             RawListen {
                 address: "127.0.0.1:6667".into(),
                 tls: RawListenTls::Off,
+                websocket: false,
+                proxy: false,
             },
             RawListen {
                 address: "127.0.0.1:6697".into(),
                 tls: RawListenTls::Flag(true),
+                websocket: false,
+                proxy: false,
             },
         ]
     });
@@ -95,7 +99,12 @@ pub(super) fn validate(raw: RawConfig, path: Option<&Path>) -> Result<Config, Co
         if address.port() != 0 && listen.iter().any(|x: &Listen| x.address == address) {
             errs.push(format!("listen[{i}].address: {address} is listed twice"));
         }
-        listen.push(Listen { address, tls });
+        listen.push(Listen {
+            address,
+            tls,
+            websocket: l.websocket,
+            proxy: l.proxy,
+        });
     }
     let tls = raw.tls.as_ref().map(|f| {
         let files = TlsFiles {
@@ -319,6 +328,7 @@ pub(super) fn validate(raw: RawConfig, path: Option<&Path>) -> Result<Config, Co
             }
         }
     });
+    let web = super::web::validate(&raw.websocket, &raw.gateway, &raw.webirc, &mut errs);
 
     if !errs.is_empty() {
         return Err(ConfigError(errs));
@@ -347,6 +357,7 @@ pub(super) fn validate(raw: RawConfig, path: Option<&Path>) -> Result<Config, Co
         services,
         tokens,
         opers,
+        web,
         path: path.map(Path::to_path_buf),
     })
 }

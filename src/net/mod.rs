@@ -1,11 +1,15 @@
-//! Listeners (each with its kind: plaintext or TLS, later WebSocket), the
-//! line transports and the session loop of a connection, rehash, the idle
-//! driver of ephemeral channels, and graceful shutdown.
+//! Listeners (each with its kind: plaintext or TLS; and WebSocket or PROXY
+//! listeners, which `gateway.rs` serves), the line transports and the
+//! session loop of a connection, rehash, the idle driver of ephemeral
+//! channels, and graceful shutdown.
 
 mod flood;
+mod gateway;
+pub mod proxy;
 mod session;
 pub mod tls;
 pub mod transport;
+pub mod websocket;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -119,7 +123,8 @@ impl Shared {
     }
 }
 
-/// What a listener speaks; a WebSocket kind joins these.
+/// The security of a listener's streams. Whether it speaks WebSocket or
+/// expects a PROXY header is in its `config::Listen`, and fixed until restart.
 enum Kind {
     Plain,
     Tls(Arc<ServerConfig>),
@@ -231,10 +236,13 @@ impl Server {
     /// waits (bounded) for their queues to flush.
     pub async fn run(self) {
         let shared = self.shared;
+        let config = shared.state.config();
         for (i, listener) in self.listeners.into_iter().enumerate() {
             let shared2 = shared.clone();
-            shared.tracker.spawn(accept_loop(listener, i, shared2));
+            let special = config.listen[i].websocket || config.listen[i].proxy;
+            shared.tracker.spawn(accept_loop(listener, i, special, shared2));
         }
+        drop(config);
         let idle = shared.clone();
         shared.tracker.spawn(idle_driver(idle));
         shared.shutdown.cancelled().await;
@@ -249,7 +257,9 @@ impl Server {
     }
 }
 
-async fn accept_loop(listener: TcpListener, index: usize, shared: Arc<Shared>) {
+/// `special`: a WebSocket or PROXY listener, whose connections `gateway.rs`
+/// serves (their real address is known only after a header).
+async fn accept_loop(listener: TcpListener, index: usize, special: bool, shared: Arc<Shared>) {
     loop {
         let accepted = tokio::select! {
             _ = shared.shutdown.cancelled() => return,
@@ -259,6 +269,13 @@ async fn accept_loop(listener: TcpListener, index: usize, shared: Arc<Shared>) {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
                 let kind = shared.kind(index);
+                if special || is_webirc_gateway(&shared, peer.ip()) {
+                    let shared2 = shared.clone();
+                    shared
+                        .tracker
+                        .spawn(gateway::serve(stream, peer, index, kind, shared2));
+                    continue;
+                }
                 // Per-address limits before anything else, a TLS handshake included.
                 let counted = match shared.state.admit(peer.ip()) {
                     Ok(counted) => counted,
@@ -280,7 +297,7 @@ async fn accept_loop(listener: TcpListener, index: usize, shared: Arc<Shared>) {
                         let (rd, wr) = transport::stream(stream);
                         shared
                             .tracker
-                            .spawn(session::serve(rd, wr, peer, false, counted, shared2));
+                            .spawn(session::serve(rd, wr, peer, false, None, counted, shared2));
                     }
                     Kind::Tls(cfg) => {
                         shared
@@ -298,6 +315,13 @@ async fn accept_loop(listener: TcpListener, index: usize, shared: Arc<Shared>) {
     }
 }
 
+/// Is `ip` the address of a WEBIRC gateway? Its connections read a first
+/// line before admission (`gateway.rs`).
+fn is_webirc_gateway(shared: &Shared, ip: std::net::IpAddr) -> bool {
+    let config = shared.state.config();
+    !config.web.webirc.is_empty() && config.web.webirc_for(ip).next().is_some()
+}
+
 async fn serve_tls(
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
@@ -309,7 +333,7 @@ async fn serve_tls(
     match tokio::time::timeout(Duration::from_secs(15), acceptor.accept(stream)).await {
         Ok(Ok(s)) => {
             let (rd, wr) = transport::stream(s);
-            return session::serve(rd, wr, peer, true, counted, shared).await;
+            return session::serve(rd, wr, peer, true, None, counted, shared).await;
         }
         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),

@@ -90,17 +90,23 @@ impl Drop for Teardown {
 }
 
 /// Serves one admitted connection over a line transport; `counted` is the
-/// per-address key that [`State::admit`] counted it under, released at the end.
+/// per-address key that [`State::admit`] counted it under, released at the
+/// end. `peer` is the client's own address (a proxy's or gateway's word for
+/// it where one is trusted), `host` a hostname a WEBIRC gateway gave.
 pub async fn serve<R: LineReader, W: LineWriter>(
     mut reader: R,
     writer: W,
     peer: SocketAddr,
     tls: bool,
+    host: Option<String>,
     counted: Option<IpAddr>,
     shared: Arc<Shared>,
 ) {
     let state = &shared.state;
     let client = state.add_client(peer.ip(), tls);
+    if let Some(host) = host {
+        state.set_gateway_host(&client, &host);
+    }
     tracing::info!(client = client.id, %peer, tls, "connected");
     let mut teardown = Teardown {
         shared: shared.clone(),

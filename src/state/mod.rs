@@ -24,6 +24,7 @@ mod channel;
 mod channels;
 mod client;
 pub mod events;
+mod gateway;
 mod hosts;
 mod idle;
 mod modes;

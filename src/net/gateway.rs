@@ -1,0 +1,244 @@
+//! Connections that need a step before their session: a PROXY header
+//! (`proxy = true` listeners), the HTTP side of a WebSocket listener, and a
+//! WEBIRC line from a configured gateway. Each step may learn the client's
+//! real address, and the per-address limits (admission) are then applied to
+//! that address, not to the proxy's or gateway's. Plain TCP and TLS
+//! connections from anyone else never come here (`accept_loop`).
+
+use std::{
+    collections::VecDeque,
+    io,
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+    time::Duration,
+};
+
+use tokio::{
+    io::{AsyncRead, AsyncWrite},
+    net::TcpStream,
+};
+use tokio_rustls::TlsAcceptor;
+
+use super::{
+    Kind, Shared, proxy, session,
+    transport::{self, LineReader, LineWriter},
+    websocket::{self, Upgrade},
+};
+use crate::{
+    config::Webirc,
+    proto::{Line, Message, codec::Frame, mask::valid_hostname},
+};
+
+/// How long a proxy has to send its PROXY header.
+const PROXY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves a connection to a WebSocket or PROXY listener, or one from a
+/// WEBIRC gateway's address.
+pub(super) async fn serve(
+    mut stream: TcpStream,
+    mut peer: SocketAddr,
+    index: usize,
+    kind: Kind,
+    shared: Arc<Shared>,
+) {
+    let config = shared.state.config();
+    let listen = &config.listen[index];
+    let websocket = listen.websocket;
+    if listen.proxy {
+        if !config.web.trusts_proxy(peer.ip()) {
+            tracing::info!(%peer, "connection refused: not a trusted proxy");
+            return;
+        }
+        match tokio::time::timeout(PROXY_TIMEOUT, proxy::read_header(&mut stream)).await {
+            Ok(Ok(Some(addr))) => peer = addr,
+            Ok(Ok(None)) => {}
+            Ok(Err(why)) => {
+                tracing::info!(%peer, why, "connection refused: bad PROXY header");
+                return;
+            }
+            Err(_) => {
+                tracing::info!(%peer, "connection refused: no PROXY header in time");
+                return;
+            }
+        }
+    }
+    drop(config);
+    match kind {
+        Kind::Plain => after_tls(stream, peer, false, websocket, shared).await,
+        Kind::Tls(cfg) => {
+            let acceptor = TlsAcceptor::from(cfg);
+            match tokio::time::timeout(Duration::from_secs(15), acceptor.accept(stream)).await {
+                Ok(Ok(s)) => after_tls(s, peer, true, websocket, shared).await,
+                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+            }
+        }
+    }
+}
+
+async fn after_tls<S>(s: S, peer: SocketAddr, tls: bool, websocket: bool, shared: Arc<Shared>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    if websocket {
+        let config = shared.state.config();
+        match websocket::accept(s, peer, tls, &config).await {
+            Upgrade::Irc(rd, wr, addr, secure) => {
+                drop(config);
+                start(rd, wr, addr, secure, shared).await;
+            }
+            Upgrade::Done => {}
+        }
+    } else {
+        let (rd, wr) = transport::stream(s);
+        start(rd, wr, peer, tls, shared).await;
+    }
+}
+
+/// A reader with one frame put back in front (the first line, read to see
+/// whether it was WEBIRC).
+struct Pushback<R> {
+    first: Option<Frame>,
+    inner: R,
+}
+
+impl<R: LineReader> LineReader for Pushback<R> {
+    fn next_frame(&mut self) -> Option<Frame> {
+        self.first.take().or_else(|| self.inner.next_frame())
+    }
+
+    fn backlog(&self) -> usize {
+        self.inner.backlog()
+    }
+
+    fn has_line(&self) -> bool {
+        self.first.is_some() || self.inner.has_line()
+    }
+
+    async fn read(&mut self) -> io::Result<usize> {
+        self.inner.read().await
+    }
+
+    fn relax(&mut self) {
+        self.inner.relax();
+    }
+}
+
+/// WEBIRC, admission by the real address, then the session.
+async fn start<R: LineReader, W: LineWriter>(
+    mut rd: R,
+    wr: W,
+    mut peer: SocketAddr,
+    mut tls: bool,
+    shared: Arc<Shared>,
+) {
+    let config = shared.state.config();
+    let gateways: Vec<Webirc> = config.web.webirc_for(peer.ip()).cloned().collect();
+    let wait = config.limits.registration_timeout;
+    drop(config);
+    let mut first = None;
+    let mut host = None;
+    if !gateways.is_empty() {
+        // WEBIRC must be the first line a gateway sends.
+        let frame = loop {
+            if let Some(f) = rd.next_frame() {
+                break f;
+            }
+            match tokio::time::timeout(wait, rd.read()).await {
+                Ok(Ok(n)) if n > 0 => {}
+                _ => return,
+            }
+        };
+        match webirc_params(&frame) {
+            Some(params) => match check_webirc(params, &gateways).await {
+                Ok((gateway, ip, hostname, secure)) => {
+                    tracing::info!(gateway = %peer, name = %gateway, client = %ip, "WEBIRC");
+                    peer = SocketAddr::new(ip, 0);
+                    host = hostname;
+                    tls |= secure;
+                }
+                Err(why) => {
+                    tracing::info!(%peer, why, "WEBIRC refused");
+                    return refuse(wr, peer.ip(), why).await;
+                }
+            },
+            None => first = Some(frame),
+        }
+    }
+    let counted = match shared.state.admit(peer.ip()) {
+        Ok(counted) => counted,
+        Err(why) => {
+            tracing::info!(%peer, why, "connection refused");
+            return refuse(wr, peer.ip(), why).await;
+        }
+    };
+    let rd = Pushback { first, inner: rd };
+    session::serve(rd, wr, peer, tls, host, counted, shared).await;
+}
+
+/// Tells a refused client why, in one ERROR line, over its own transport.
+async fn refuse<W: LineWriter>(mut wr: W, ip: IpAddr, why: &str) {
+    let line = Line::new(None, "ERROR")
+        .text(&format!("Closing Link: {ip} ({why})"))
+        .build();
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        let _ = wr.write_lines(VecDeque::from([line])).await;
+        wr.close().await;
+    })
+    .await;
+}
+
+/// The parameters of a WEBIRC line; None for any other line.
+fn webirc_params(frame: &Frame) -> Option<Vec<String>> {
+    let Frame::Line(line) = frame else {
+        return None;
+    };
+    let text = std::str::from_utf8(line).ok()?;
+    let msg = Message::parse(text).ok()?;
+    msg.command
+        .eq_ignore_ascii_case("WEBIRC")
+        .then(|| msg.params().iter().map(|p| p.to_string()).collect())
+}
+
+/// `WEBIRC <password> <gateway> <hostname> <ip> [:<options>]` (IRCv3
+/// WEBIRC): checks the password against the gateways allowed at this
+/// address; returns the gateway's name, the client's address, its hostname
+/// when that is a valid one, and whether the client's own connection is
+/// secure.
+async fn check_webirc(
+    params: Vec<String>,
+    gateways: &[Webirc],
+) -> Result<(String, IpAddr, Option<String>, bool), &'static str> {
+    let [password, _gateway, hostname, ip, rest @ ..] = params.as_slice() else {
+        return Err("WEBIRC: not enough parameters");
+    };
+    let ip: IpAddr = ip.parse().map_err(|_| "WEBIRC: invalid IP")?;
+    let password = zeroize::Zeroizing::new(password.clone());
+    let candidates = gateways.to_vec();
+    // A bcrypt hash is checked off the async threads.
+    let matched = tokio::task::spawn_blocking(move || {
+        candidates.into_iter().find(|g| {
+            let expected = g.password.expose();
+            if crate::config::is_bcrypt_hash(expected) {
+                bcrypt::verify(password.as_bytes(), expected).unwrap_or(false)
+            } else {
+                password.len() == expected.len()
+                    && password
+                        .bytes()
+                        .zip(expected.bytes())
+                        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                        == 0
+            }
+        })
+    })
+    .await
+    .ok()
+    .flatten()
+    .ok_or("WEBIRC: invalid password")?;
+    let hostname = (valid_hostname(hostname) && hostname.len() <= 63).then(|| hostname.clone());
+    let secure = rest
+        .iter()
+        .flat_map(|o| o.split(' '))
+        .any(|o| o == "secure" || o.starts_with("secure="));
+    Ok((matched.name, ip, hostname, secure))
+}
