@@ -33,7 +33,7 @@ for tool in cargo-deb lintian dpkg systemd-analyze setpriv openssl adduser; do
     command -v "$tool" >/dev/null || it_fail "required tool '$tool' not found (.ci/run installs it)"
 done
 /usr/bin/python3 -c 'import seccomp' 2>/dev/null || it_fail "python3-seccomp not installed (.ci/run installs it)"
-if dpkg-query -W -f='${Status}' ircd 2>/dev/null | grep -q installed; then
+if dpkg-query -W -f='${Status}' ircd 2>/dev/null | grep -q ' installed$'; then
     it_fail "a package named ircd is already installed here; not touching it"
 fi
 for port in 6667 6697; do

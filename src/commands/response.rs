@@ -263,3 +263,76 @@ impl Lines {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{config::Config, proto::caps::Cap, state::State};
+
+    fn text(l: &Bytes) -> String {
+        String::from_utf8_lossy(l).trim_end().to_string()
+    }
+
+    /// Nested batches inside a labeled-response batch, and a producer,
+    /// come out tagged with the right batch each.
+    #[test]
+    fn nested_batches_and_producers_under_a_label() {
+        let state = State::new(std::sync::Arc::new(Config::defaults()));
+        let client = state.add_client("127.0.0.1".parse().unwrap(), false);
+        client.set_caps(Cap::Batch.bit() | Cap::LabeledResponse.bit());
+        let mut r = Response::new();
+        r.push(Bytes::from_static(b":s NOTICE * :first\r\n"));
+        let outer = r.start_batch("chathistory", &["#c"]);
+        r.push(Bytes::from_static(b":s NOTICE * :in outer\r\n"));
+        let inner = r.start_batch("draft/multiline", &["#c"]);
+        let mut n = 0;
+        r.stream(Box::new(move |_| {
+            n += 1;
+            (n <= 2).then(|| Bytes::from(format!(":s NOTICE * :made {n}\r\n")))
+        }));
+        r.end_batch(inner);
+        r.end_batch(outer);
+        let mut lines = r.into_lines(&client, Some("L"), "s");
+        let mut out = Vec::new();
+        while let Some(l) = lines.next(&state) {
+            out.push(text(&l));
+        }
+        let id = |l: &str, prefix: &str| {
+            l.split(' ')
+                .find_map(|w| w.strip_prefix(prefix))
+                .unwrap_or("")
+                .to_string()
+        };
+        assert!(out[0].starts_with("@label=L :s BATCH +"), "{out:?}");
+        assert!(out[0].ends_with("labeled-response"));
+        let lr = id(&out[0], "+");
+        assert!(out[1].starts_with(&format!("@batch={lr} ")), "{out:?}");
+        assert!(out[2].contains("BATCH +") && out[2].contains("chathistory #c"));
+        let ch = id(&out[2], "+");
+        assert!(out[2].starts_with(&format!("@batch={lr} ")));
+        assert!(out[3].starts_with(&format!("@batch={ch} ")) && out[3].ends_with("in outer"));
+        let ml = id(&out[4], "+");
+        assert!(out[4].starts_with(&format!("@batch={ch} ")));
+        assert!(out[5].starts_with(&format!("@batch={ml} ")) && out[5].ends_with("made 1"));
+        assert!(out[6].ends_with("made 2"));
+        assert!(out[7].starts_with(&format!("@batch={ch} ")) && out[7].ends_with(&format!("BATCH -{ml}")));
+        assert!(out[8].starts_with(&format!("@batch={lr} ")) && out[8].ends_with(&format!("BATCH -{ch}")));
+        assert_eq!(out[9], format!(":s BATCH -{lr}"));
+        assert_eq!(out.len(), 10);
+    }
+
+    #[test]
+    fn a_single_reply_carries_the_label_and_none_gets_ack() {
+        let state = State::new(std::sync::Arc::new(Config::defaults()));
+        let client = state.add_client("127.0.0.1".parse().unwrap(), false);
+        client.set_caps(Cap::Batch.bit() | Cap::LabeledResponse.bit());
+        let mut one = Response::new();
+        one.push(Bytes::from_static(b":s PONG s :x\r\n"));
+        let mut l = one.into_lines(&client, Some("a"), "s");
+        assert_eq!(text(&l.next(&state).unwrap()), "@label=a :s PONG s :x");
+        assert!(l.next(&state).is_none());
+        let mut none = Response::new().into_lines(&client, Some("b"), "s");
+        assert_eq!(text(&none.next(&state).unwrap()), "@label=b :s ACK");
+        assert!(none.next(&state).is_none());
+    }
+}

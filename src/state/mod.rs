@@ -30,6 +30,7 @@ mod idle;
 mod modes;
 mod monitor;
 mod registered;
+mod service;
 pub mod sendq;
 mod users;
 mod views;
@@ -49,7 +50,8 @@ use dashmap::DashMap;
 use parking_lot::{Mutex, RwLock};
 
 pub use channel::{ChanModes, ListEntry, Topic};
-pub use channels::{Invited, JoinView, Joined, MemberStatus};
+pub use channels::{Invited, JoinView, Joined};
+pub use service::MemberStatus;
 pub use client::{Client, ClientId, ClientRef, ClientSnapshot, UserModes};
 pub use events::{Delivery, Event, Verb};
 pub use modes::{ModeChange, ModeError, ModeOutcome};

@@ -596,14 +596,13 @@
     });
     $('unlimit-btn').addEventListener('click', () => send(`MODE ${S.active} -l`));
     $('invite-only').addEventListener('change', (e) => send(`MODE ${S.active} ${e.target.checked ? '+' : '-'}i`));
-    // Closing a room: everyone else is kicked, then we leave; an empty
-    // channel is gone, with its key, modes and bans.
+    // Closing a room: ChanServ CLOSE destroys it at once, the way an idle
+    // room self-destructs: everyone is kicked, nothing of it is left.
     $('close-btn').addEventListener('click', () => {
       const b = S.buffers.get(lower(S.active));
       if (!b || b.kind !== 'channel' || !confirm(`Close ${b.name} for everyone?`)) return;
-      for (const nick of b.members.keys()) if (lower(nick) !== lower(S.nick)) send(`KICK ${b.name} ${nick} :The room was closed`);
       S.keys.delete(lower(b.name));
-      send(`PART ${b.name} :The room was closed`);
+      send(`CS CLOSE ${b.name} The room was closed`);
     });
   }
 
