@@ -82,6 +82,16 @@ async fn nickserv_register_identify_logout_info() {
     ns(&mut a, "LOGOUT").await;
     a.send("NS IDENTIFY n3w").await;
     a.expect("900").await;
+    // DROP logs out every connection of the account.
+    let mut second = srv.user("second").await;
+    second.send("NS IDENTIFY alice n3w").await;
+    second.expect("900").await;
+    a.sync().await;
+    let m = ns(&mut a, "DROP n3w").await;
+    assert!(m.last().contains("dropped"), "{m:?}");
+    a.send("WHOIS second").await;
+    let rest = a.sync().await;
+    assert!(rest.iter().all(|m| m.command != "330"), "still logged in: {rest:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -241,9 +241,11 @@ fn drop_account(c: &mut dyn Caller, args: &[&str]) {
     check_password(c, account, zeroize::Zeroizing::new(args[0].to_string()), |c, name| {
         let acc = accounts(c);
         if acc.drop_account(&name) {
-            let client = c.client();
-            let d = c.state().set_account(&client, None);
-            c.deliver(d);
+            // Every connection logged in to it is logged out, not only this one.
+            for client in c.state().logged_in(&name) {
+                let d = c.state().set_account(&client, None);
+                c.deliver(d);
+            }
             c.notice(NS, &format!("The account {name} is dropped."));
         } else {
             c.notice(NS, "The account could not be dropped.");
