@@ -50,7 +50,11 @@ async fn labeled_batch(c: &mut TestClient, label: &str, command: &str) -> Vec<Ms
         if m.command == "BATCH" && m.params[0] == format!("-{id}") {
             return lines;
         }
-        assert_eq!(tag(&m, "batch"), Some(id.as_str()), "outside the batch: {m:?}");
+        assert_eq!(
+            tag(&m, "batch"),
+            Some(id.as_str()),
+            "outside the batch: {m:?}"
+        );
         lines.push(m);
     }
 }

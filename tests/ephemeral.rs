@@ -443,7 +443,8 @@ async fn nothing_said_reaches_a_log_or_a_file() {
     let mut e = login("erin").await;
     e.send(&format!("NS REGISTER nspw-{M}")).await;
     e.expect("900").await;
-    e.send(&format!("PRIVMSG NickServ :IDENTIFY erin wrong-{M}")).await;
+    e.send(&format!("PRIVMSG NickServ :IDENTIFY erin wrong-{M}"))
+        .await;
     e.expect("NOTICE").await;
     e.send(&format!("NS SET PASSWORD new-{M}")).await;
     e.expect("NOTICE").await;

@@ -45,7 +45,10 @@ async fn nickserv_register_identify_logout_info() {
     let help = ns(&mut a, "HELP").await;
     assert!(help.last().contains("commands"), "{help:?}");
     let listed = a.sync().await;
-    assert!(listed.iter().any(|m| m.last().contains("IDENTIFY")), "{listed:?}");
+    assert!(
+        listed.iter().any(|m| m.last().contains("IDENTIFY")),
+        "{listed:?}"
+    );
     let long = "x".repeat(73);
     let refused = ns(&mut a, &format!("REGISTER {long}")).await;
     assert!(refused.last().contains("longer than 72"), "{refused:?}");
@@ -91,7 +94,10 @@ async fn nickserv_register_identify_logout_info() {
     assert!(m.last().contains("dropped"), "{m:?}");
     a.send("WHOIS second").await;
     let rest = a.sync().await;
-    assert!(rest.iter().all(|m| m.command != "330"), "still logged in: {rest:?}");
+    assert!(
+        rest.iter().all(|m| m.command != "330"),
+        "still logged in: {rest:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -105,7 +111,9 @@ async fn sasl_plain_and_pass_log_in_before_001() {
     c.send("CAP LS 302").await;
     let ls = c.expect("CAP").await;
     assert!(
-        ls.last().split(' ').any(|t| t == "sasl=PLAIN,SCRAM-SHA-256"),
+        ls.last()
+            .split(' ')
+            .any(|t| t == "sasl=PLAIN,SCRAM-SHA-256"),
         "{ls:?}"
     );
     c.send("CAP REQ :sasl").await;
@@ -122,11 +130,13 @@ async fn sasl_plain_and_pass_log_in_before_001() {
     c.expect("906").await;
     c.send("AUTHENTICATE PLAIN").await;
     c.expect("AUTHENTICATE").await;
-    c.send(&format!("AUTHENTICATE {}", plain("carol", "wrong"))).await;
+    c.send(&format!("AUTHENTICATE {}", plain("carol", "wrong")))
+        .await;
     c.expect("904").await;
     c.send("AUTHENTICATE PLAIN").await;
     c.expect("AUTHENTICATE").await;
-    c.send(&format!("AUTHENTICATE {}", plain("carol", "pw-carol"))).await;
+    c.send(&format!("AUTHENTICATE {}", plain("carol", "pw-carol")))
+        .await;
     let m = c.expect("900").await;
     assert_eq!(m.params[2], "carol");
     assert_eq!(m.params[1], "carol!c@127.0.0.1", "USER shows before 001");
@@ -166,7 +176,8 @@ async fn sasl_plain_and_pass_log_in_before_001() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_passwords_are_throttled_without_checking() {
-    let srv = start("[services]\nbcrypt_cost = 4\nmax_failures = 5\nfailure_window = \"2s\"\n").await;
+    let srv =
+        start("[services]\nbcrypt_cost = 4\nmax_failures = 5\nfailure_window = \"2s\"\n").await;
     let mut owner = registered(&srv, "dave", "right").await;
     owner.send("QUIT").await;
     owner.expect_closed().await;
@@ -190,10 +201,8 @@ async fn wrong_passwords_are_throttled_without_checking() {
 
     // Per address too, for addresses not exempt from per-address limits
     // (loopback is exempt by default, for bridges).
-    let srv = start(
-        "[services]\nbcrypt_cost = 4\nmax_failures = 5\n[connections]\nexempt = []\n",
-    )
-    .await;
+    let srv =
+        start("[services]\nbcrypt_cost = 4\nmax_failures = 5\n[connections]\nexempt = []\n").await;
     let mut c = srv.user("guesser").await;
     for i in 0..6 {
         let m = ns(&mut c, &format!("IDENTIFY someone{i} wrong")).await;
@@ -204,10 +213,7 @@ async fn wrong_passwords_are_throttled_without_checking() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chanserv_register_info_op_and_close() {
-    let srv = start(
-        "[services]\nbcrypt_cost = 4\n[channels]\nmin_idle_timeout = \"1s\"\n",
-    )
-    .await;
+    let srv = start("[services]\nbcrypt_cost = 4\n[channels]\nmin_idle_timeout = \"1s\"\n").await;
     let mut founder = registered(&srv, "erin", "pw").await;
     let mut friend = srv.user("frank").await;
     let cs = |text: &'static str| format!("PRIVMSG ChanServ :{text}");
@@ -230,12 +236,19 @@ async fn chanserv_register_info_op_and_close() {
     let m = founder.expect("NOTICE").await;
     assert!(m.last().contains("registered to you"), "{m:?}");
     founder.send("CS INFO #otr").await;
-    founder.expect_match("founder line", |m| m.last() == "Founder: erin").await;
+    founder
+        .expect_match("founder line", |m| m.last() == "Founder: erin")
+        .await;
     founder.send("CS OP #otr frank").await;
     let m = friend
-        .expect_match("ChanServ MODE", |m| m.command == "MODE" && m.nick() == "ChanServ")
+        .expect_match("ChanServ MODE", |m| {
+            m.command == "MODE" && m.nick() == "ChanServ"
+        })
         .await;
-    assert_eq!((m.nick(), m.params[1].as_str(), m.params[2].as_str()), ("ChanServ", "+o", "frank"));
+    assert_eq!(
+        (m.nick(), m.params[1].as_str(), m.params[2].as_str()),
+        ("ChanServ", "+o", "frank")
+    );
     // CLOSE: everyone is kicked with the reason, the room is gone.
     founder.send("CS CLOSE #otr party is over").await;
     let k = friend.expect("KICK").await;
@@ -250,7 +263,9 @@ async fn chanserv_register_info_op_and_close() {
     friend.expect("366").await;
     founder.send("JOIN #otr").await;
     let m = founder
-        .expect_match("ChanServ MODE", |m| m.command == "MODE" && m.nick() == "ChanServ")
+        .expect_match("ChanServ MODE", |m| {
+            m.command == "MODE" && m.nick() == "ChanServ"
+        })
         .await;
     assert_eq!((m.params[1].as_str(), m.params[2].as_str()), ("+o", "erin"));
 }
@@ -266,7 +281,8 @@ async fn accounts_and_registrations_survive_a_restart() {
     a.send("JOIN #kept").await;
     a.expect("366").await;
     a.send("CS REGISTER #kept").await;
-    a.expect_match("registered", |m| m.last().contains("registered to you")).await;
+    a.expect_match("registered", |m| m.last().contains("registered to you"))
+        .await;
     a.send("MODE #kept +kb sekrit bad!*@*").await;
     a.expect("MODE").await;
     a.send("TOPIC #kept :a kept topic").await;
@@ -288,7 +304,10 @@ async fn accounts_and_registrations_survive_a_restart() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("1 account"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 account"),
+        "{out:?}"
+    );
     // Same folder, new process.
     let q = crate::binary::respawn(p);
     let mut b = TestClient::connect(q.addr()).await;
@@ -296,7 +315,8 @@ async fn accounts_and_registrations_survive_a_restart() {
     b.send("NS IDENTIFY pw-gina").await;
     b.expect("900").await;
     b.send("CS INFO #kept").await;
-    b.expect_match("founder", |m| m.last() == "Founder: gina").await;
+    b.expect_match("founder", |m| m.last() == "Founder: gina")
+        .await;
     // The channel is back as it was kept: topic, key, ban; the founder gets ops.
     b.send("TOPIC #kept").await;
     assert_eq!(b.expect("332").await.last(), "a kept topic");
@@ -306,7 +326,9 @@ async fn accounts_and_registrations_survive_a_restart() {
     b.expect("475").await;
     b.send("JOIN #kept sekrit").await;
     let m = b
-        .expect_match("ChanServ MODE", |m| m.command == "MODE" && m.nick() == "ChanServ")
+        .expect_match("ChanServ MODE", |m| {
+            m.command == "MODE" && m.nick() == "ChanServ"
+        })
         .await;
     assert_eq!((m.params[1].as_str(), m.params[2].as_str()), ("+o", "gina"));
     b.send("MODE #kept +E 1h").await;
@@ -322,39 +344,55 @@ async fn chanserv_flags_auto_op_and_akick() {
     erin.send("JOIN #room").await;
     erin.expect("366").await;
     erin.send("CS REGISTER #room").await;
-    erin.expect_match("registered", |m| m.last().contains("registered to you")).await;
+    erin.expect_match("registered", |m| m.last().contains("registered to you"))
+        .await;
     erin.send("CS FLAGS #room frank +O").await;
-    erin.expect_match("flags", |m| m.last().contains("Flags of frank are now +O")).await;
+    erin.expect_match("flags", |m| m.last().contains("Flags of frank are now +O"))
+        .await;
     erin.send("CS FLAGS #room").await;
-    erin.expect_match("access list", |m| m.last().contains("frank +O")).await;
+    erin.expect_match("access list", |m| m.last().contains("frank +O"))
+        .await;
     frank.send("JOIN #room").await;
     let m = frank
         .expect_match("auto-op", |m| m.command == "MODE" && m.nick() == "ChanServ")
         .await;
-    assert_eq!((m.params[1].as_str(), m.params[2].as_str()), ("+o", "frank"));
+    assert_eq!(
+        (m.params[1].as_str(), m.params[2].as_str()),
+        ("+o", "frank")
+    );
     // frank has no 'o' flag: he may not use OP.
     frank.send("CS OP #room frank").await;
-    frank.expect_match("refused", |m| m.last().contains("do not have access")).await;
-    erin.send("CS AKICK #room ADD troll*!*@* trolling is not welcome").await;
-    erin.expect_match("akick", |m| m.last().contains("AKICK list of #room")).await;
+    frank
+        .expect_match("refused", |m| m.last().contains("do not have access"))
+        .await;
+    erin.send("CS AKICK #room ADD troll*!*@* trolling is not welcome")
+        .await;
+    erin.expect_match("akick", |m| m.last().contains("AKICK list of #room"))
+        .await;
     let mut troll = srv.user("trollface").await;
     troll.send("JOIN #room").await;
     let k = troll
-        .expect_match("kicked", |m| m.command == "KICK" && m.params[1] == "trollface")
+        .expect_match("kicked", |m| {
+            m.command == "KICK" && m.params[1] == "trollface"
+        })
         .await;
     assert_eq!(k.nick(), "ChanServ");
     assert_eq!(k.last(), "trolling is not welcome");
     erin.send("CS AKICK #room LIST").await;
-    erin.expect_match("listed", |m| m.last().contains("troll*!*@*")).await;
+    erin.expect_match("listed", |m| m.last().contains("troll*!*@*"))
+        .await;
     erin.send("CS AKICK #room DEL troll*!*@*").await;
-    erin.expect_match("removed", |m| m.last().contains("Removed")).await;
+    erin.expect_match("removed", |m| m.last().contains("Removed"))
+        .await;
     troll.send("JOIN #room").await;
     troll.expect("366").await;
     let rest = troll.sync().await;
     assert!(rest.iter().all(|m| m.command != "KICK"), "{rest:?}");
     // Only the founder changes access.
     frank.send("CS FLAGS #room trollface +O").await;
-    frank.expect_match("founder only", |m| m.last().contains("not the founder")).await;
+    frank
+        .expect_match("founder only", |m| m.last().contains("not the founder"))
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -364,7 +402,10 @@ async fn nickserv_group_and_ungroup() {
     a.send("NICK alice_away").await;
     a.expect("NICK").await;
     let m = ns(&mut a, "GROUP").await;
-    assert!(m.last().contains("alice_away is now a nick of alice"), "{m:?}");
+    assert!(
+        m.last().contains("alice_away is now a nick of alice"),
+        "{m:?}"
+    );
     let mut b = srv.user("bob").await;
     b.send("NICK alice_away2").await;
     b.sync().await;
@@ -419,7 +460,11 @@ async fn store_export_import_and_sigkill_during_registrations() {
         let _ = t.await;
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() >= 300, "only {} registrations acknowledged", acked.len());
+    assert!(
+        acked.len() >= 300,
+        "only {} registrations acknowledged",
+        acked.len()
+    );
     let config = p.dir.path().join("ircd.toml");
     let store = |args: &[&str]| {
         std::process::Command::new(crate::binary::BIN)
@@ -437,12 +482,18 @@ async fn store_export_import_and_sigkill_during_registrations() {
     let export = store(&["export", backup.to_str().unwrap()]);
     assert!(export.status.success(), "{export:?}");
     let json = std::fs::read_to_string(&backup).unwrap();
-    assert!(json.contains("$2b$04$") && !json.contains("pw-r1\""), "hashes only");
+    assert!(
+        json.contains("$2b$04$") && !json.contains("pw-r1\""),
+        "hashes only"
+    );
     let missing: Vec<&String> = acked
         .iter()
         .filter(|n| !json.contains(&format!("\"name\": \"{n}\"")))
         .collect();
-    assert!(missing.is_empty(), "acknowledged but not stored: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "acknowledged but not stored: {missing:?}"
+    );
     // Every acknowledged registration logs in after the restart.
     let q = crate::binary::respawn(p);
     let sem = Arc::new(tokio::sync::Semaphore::new(50));
@@ -468,7 +519,10 @@ async fn store_export_import_and_sigkill_during_registrations() {
     let cfg2 = fresh.path().join("ircd.toml");
     std::fs::write(
         &cfg2,
-        format!("[server]\nname = \"irc.test\"\ndata_dir = {:?}\n", fresh.path().join("data")),
+        format!(
+            "[server]\nname = \"irc.test\"\ndata_dir = {:?}\n",
+            fresh.path().join("data")
+        ),
     )
     .unwrap();
     let import = std::process::Command::new(crate::binary::BIN)
@@ -485,7 +539,10 @@ async fn store_export_import_and_sigkill_during_registrations() {
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&check2.stdout);
-    assert!(out.contains(&format!("{} account", json.matches("\"hash\"").count())), "{out}");
+    assert!(
+        out.contains(&format!("{} account", json.matches("\"hash\"").count())),
+        "{out}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -517,13 +574,17 @@ async fn login_tokens_from_mktoken() {
     let mut c = TestClient::connect(p.addr()).await;
     c.send("CAP LS 302").await;
     let ls = c.expect("CAP").await;
-    assert!(ls.last().contains("sasl=PLAIN,SCRAM-SHA-256,IRCV3BEARER"), "{ls:?}");
+    assert!(
+        ls.last().contains("sasl=PLAIN,SCRAM-SHA-256,IRCV3BEARER"),
+        "{ls:?}"
+    );
     c.send("CAP REQ :sasl").await;
     c.send("NICK webuser").await;
     c.send("USER w 0 * :w").await;
     c.send("AUTHENTICATE PLAIN").await;
     c.expect("AUTHENTICATE").await;
-    c.send(&format!("AUTHENTICATE {}", plain("webuser", &token))).await;
+    c.send(&format!("AUTHENTICATE {}", plain("webuser", &token)))
+        .await;
     assert_eq!(c.expect("900").await.params[2], "webuser");
     c.expect("903").await;
     c.send("CAP END").await;
@@ -535,8 +596,7 @@ async fn login_tokens_from_mktoken() {
     b.send("USER w 0 * :w").await;
     b.send("AUTHENTICATE IRCV3BEARER").await;
     b.expect("AUTHENTICATE").await;
-    let payload =
-        base64::engine::general_purpose::STANDARD.encode(format!("\0jwt\0{token}"));
+    let payload = base64::engine::general_purpose::STANDARD.encode(format!("\0jwt\0{token}"));
     b.send(&format!("AUTHENTICATE {payload}")).await;
     assert_eq!(b.expect("900").await.params[2], "webuser");
     let mut pc = TestClient::connect(p.addr()).await;
@@ -566,12 +626,18 @@ async fn login_tokens_from_mktoken() {
         x.send("USER w 0 * :w").await;
         x.send("AUTHENTICATE PLAIN").await;
         x.expect("AUTHENTICATE").await;
-        x.send(&format!("AUTHENTICATE {}", plain(account, bad))).await;
-        let m = x.expect_match("904 or 900", |m| m.command == "904" || m.command == "900").await;
+        x.send(&format!("AUTHENTICATE {}", plain(account, bad)))
+            .await;
+        let m = x
+            .expect_match("904 or 900", |m| m.command == "904" || m.command == "900")
+            .await;
         assert_eq!(m.command, "904", "{why}");
     }
     let log = p.stderr.lock().unwrap().join("\n");
-    assert!(!log.contains(&token[token.len() - 20..]), "a token reached the log");
+    assert!(
+        !log.contains(&token[token.len() - 20..]),
+        "a token reached the log"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -581,18 +647,23 @@ async fn chanserv_ban_unban_topic_invite_and_entry_message() {
     erin.send("JOIN #room").await;
     erin.expect("366").await;
     erin.send("CS REGISTER #room").await;
-    erin.expect_match("registered", |m| m.last().contains("registered to you")).await;
+    erin.expect_match("registered", |m| m.last().contains("registered to you"))
+        .await;
     let mut pest = srv.user("pest").await;
     pest.send("JOIN #room").await;
     pest.expect("366").await;
     // BAN = ban mask + KICK + the invitation revoked.
     erin.send("CS BAN #room pest spamming").await;
     let k = pest.expect("KICK").await;
-    assert_eq!((k.nick(), k.params[1].as_str(), k.last()), ("ChanServ", "pest", "spamming"));
+    assert_eq!(
+        (k.nick(), k.params[1].as_str(), k.last()),
+        ("ChanServ", "pest", "spamming")
+    );
     pest.send("JOIN #room").await;
     pest.expect("474").await;
     erin.send("CS UNBAN #room *!*@127.0.0.1").await;
-    erin.expect_match("unbanned", |m| m.last().contains("1 ban(s) removed")).await;
+    erin.expect_match("unbanned", |m| m.last().contains("1 ban(s) removed"))
+        .await;
     erin.send("MODE #room +i").await;
     erin.expect("MODE").await;
     erin.send("CS INVITE #room pest").await;
@@ -602,20 +673,28 @@ async fn chanserv_ban_unban_topic_invite_and_entry_message() {
     let t = erin.expect("TOPIC").await;
     assert_eq!((t.nick(), t.last()), ("ChanServ", "welcome to the room"));
     erin.send("CS SET #room ENTRYMSG be nice").await;
-    erin.expect_match("set", |m| m.last().contains("ENTRYMSG is set")).await;
+    erin.expect_match("set", |m| m.last().contains("ENTRYMSG is set"))
+        .await;
     pest.send("JOIN #room").await;
-    pest.expect_match("entry message", |m| m.nick() == "ChanServ" && m.last() == "[#room] be nice")
+    pest.expect_match("entry message", |m| {
+        m.nick() == "ChanServ" && m.last() == "[#room] be nice"
+    })
+    .await;
+    erin.send("CS SET #room DESCRIPTION the off-the-record room")
         .await;
-    erin.send("CS SET #room DESCRIPTION the off-the-record room").await;
-    erin.expect_match("set", |m| m.last().contains("DESCRIPTION is set")).await;
+    erin.expect_match("set", |m| m.last().contains("DESCRIPTION is set"))
+        .await;
     pest.send("CS INFO #room").await;
-    pest.expect_match("description", |m| m.last() == "Description: the off-the-record room")
-        .await;
+    pest.expect_match("description", |m| {
+        m.last() == "Description: the off-the-record room"
+    })
+    .await;
     // Without access: refused.
     pest.send("NS REGISTER pw").await;
     pest.expect("900").await;
     pest.send("CS BAN #room erin").await;
-    pest.expect_match("refused", |m| m.last().contains("do not have access")).await;
+    pest.expect_match("refused", |m| m.last().contains("do not have access"))
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -625,18 +704,28 @@ async fn draft_account_registration() {
     let mut c = srv.client().await;
     c.send("CAP LS 302").await;
     let ls = c.expect("CAP").await;
-    assert!(ls.last().contains("draft/account-registration=before-connect"), "{ls:?}");
+    assert!(
+        ls.last()
+            .contains("draft/account-registration=before-connect"),
+        "{ls:?}"
+    );
     c.send("REGISTER * * pw1").await;
     let f = c.expect("FAIL").await;
     assert_eq!(f.params[1], "COMPLETE_CONNECTION_REQUIRED");
     c.send("NICK hana").await;
     c.send("REGISTER other * pw1").await;
     let f = c.expect("FAIL").await;
-    assert_eq!((f.params[1].as_str(), f.params[2].as_str()), ("ACCOUNT_NAME_MUST_BE_NICK", "other"));
+    assert_eq!(
+        (f.params[1].as_str(), f.params[2].as_str()),
+        ("ACCOUNT_NAME_MUST_BE_NICK", "other")
+    );
     c.send("REGISTER * * pw1").await;
     assert_eq!(c.expect("900").await.params[2], "hana");
     let ok = c.expect("REGISTER").await;
-    assert_eq!((ok.params[0].as_str(), ok.params[1].as_str()), ("SUCCESS", "hana"));
+    assert_eq!(
+        (ok.params[0].as_str(), ok.params[1].as_str()),
+        ("SUCCESS", "hana")
+    );
     c.send("REGISTER * * pw2").await;
     assert_eq!(c.expect("FAIL").await.params[1], "ALREADY_AUTHENTICATED");
     c.send("CAP END").await;
@@ -675,14 +764,20 @@ async fn registered_only_modes() {
     member.send("JOIN #r").await;
     member.expect("366").await;
     member.send("PRIVMSG #r :logged in").await;
-    owner.expect_match("jay speaks", |m| m.command == "PRIVMSG" && m.nick() == "jay").await;
+    owner
+        .expect_match("jay speaks", |m| {
+            m.command == "PRIVMSG" && m.nick() == "jay"
+        })
+        .await;
     // User mode +R: only logged-in users may message me.
     owner.send("MODE ivy +R").await;
     owner.expect("MODE").await;
     anon.send("PRIVMSG ivy :psst").await;
     assert_eq!(anon.expect("477").await.params[1], "ivy");
     member.send("PRIVMSG ivy :hi").await;
-    owner.expect_match("dm", |m| m.command == "PRIVMSG" && m.nick() == "jay").await;
+    owner
+        .expect_match("dm", |m| m.command == "PRIVMSG" && m.nick() == "jay")
+        .await;
 }
 
 /// The client side of SCRAM-SHA-256, written from RFC 5802 with ring.
@@ -741,10 +836,17 @@ async fn sasl_scram_sha_256() {
         c.send("AUTHENTICATE SCRAM-SHA-256").await;
         c.expect("AUTHENTICATE").await;
         let bare = "n=kim,r=fyko+d2lbbFgONRv9qkxdawL";
-        c.send(&format!("AUTHENTICATE {}", b64.encode(format!("n,,{bare}")))).await;
+        c.send(&format!(
+            "AUTHENTICATE {}",
+            b64.encode(format!("n,,{bare}"))
+        ))
+        .await;
         let first = c.expect("AUTHENTICATE").await;
         let server_first = String::from_utf8(b64.decode(&first.params[0]).unwrap()).unwrap();
-        assert!(server_first.starts_with("r=fyko+d2lbbFgONRv9qkxdawL"), "{server_first}");
+        assert!(
+            server_first.starts_with("r=fyko+d2lbbFgONRv9qkxdawL"),
+            "{server_first}"
+        );
         let (fin, expected) = scram_final(password, bare, &server_first);
         c.send(&format!("AUTHENTICATE {}", b64.encode(fin))).await;
         if !ok {
@@ -752,7 +854,10 @@ async fn sasl_scram_sha_256() {
             continue;
         }
         let last = c.expect("AUTHENTICATE").await;
-        assert_eq!(String::from_utf8(b64.decode(&last.params[0]).unwrap()).unwrap(), expected);
+        assert_eq!(
+            String::from_utf8(b64.decode(&last.params[0]).unwrap()).unwrap(),
+            expected
+        );
         c.send("AUTHENTICATE +").await;
         assert_eq!(c.expect("900").await.params[2], "kim");
         c.expect("903").await;

@@ -96,7 +96,10 @@ impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> WsClient<S> {
     /// Sends several lines, one message each, flushed together.
     pub async fn send_many(&mut self, lines: &[String]) {
         for l in lines {
-            self.ws.feed(Message::Text(l.as_str().into())).await.unwrap();
+            self.ws
+                .feed(Message::Text(l.as_str().into()))
+                .await
+                .unwrap();
         }
         self.ws.flush().await.unwrap();
     }
@@ -106,7 +109,12 @@ impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> WsClient<S> {
         loop {
             let next = tokio::time::timeout(self.wait, self.ws.next())
                 .await
-                .unwrap_or_else(|_| panic!("{}: no message within {:?}; seen {:#?}", self.nick, self.wait, self.seen));
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "{}: no message within {:?}; seen {:#?}",
+                        self.nick, self.wait, self.seen
+                    )
+                });
             let payload = match next {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return None,
                 Some(Ok(Message::Text(t))) => {
@@ -134,7 +142,10 @@ impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> WsClient<S> {
             match self.recv().await {
                 Some(m) if m.command.eq_ignore_ascii_case(command) => return m,
                 Some(_) => {}
-                None => panic!("{}: closed while waiting for {command}; seen {:#?}", self.nick, self.seen),
+                None => panic!(
+                    "{}: closed while waiting for {command}; seen {:#?}",
+                    self.nick, self.seen
+                ),
             }
         }
     }
@@ -211,7 +222,10 @@ async fn both_subprotocols_and_none_talk_to_tcp_and_back() {
     }
     text.send("PRIVMSG #web :from text \u{e9}\u{1f600}").await;
     let m = tcp.expect("PRIVMSG").await;
-    assert_eq!((m.nick(), m.last()), ("texter", "from text \u{e9}\u{1f600}"));
+    assert_eq!(
+        (m.nick(), m.last()),
+        ("texter", "from text \u{e9}\u{1f600}")
+    );
     bin.send("PRIVMSG #web :\x01ACTION waves\x01").await;
     let m = tcp.expect("PRIVMSG").await;
     assert_eq!((m.nick(), m.last()), ("binner", "\x01ACTION waves\x01"));
@@ -262,19 +276,31 @@ async fn refused_origin_gets_403_and_allowed_ones_connect() {
     ))
     .await;
     let addr = srv.addrs[1];
-    match ws_connect(addr, &["text.ircv3.net"], &[("Origin", "https://evil.example")]).await {
+    match ws_connect(
+        addr,
+        &["text.ircv3.net"],
+        &[("Origin", "https://evil.example")],
+    )
+    .await
+    {
         Err(tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 403),
         Err(e) => panic!("expected 403, got {e}"),
         Ok(_) => panic!("a refused origin connected"),
     }
-    let mut ok = ws_connect(addr, &["text.ircv3.net"], &[("Origin", "https://chat.example.net")])
-        .await
-        .unwrap();
+    let mut ok = ws_connect(
+        addr,
+        &["text.ircv3.net"],
+        &[("Origin", "https://chat.example.net")],
+    )
+    .await
+    .unwrap();
     ok.register("allowed").await;
     // The page's own origin (the built-in client), and a non-browser client
     // (no Origin), are let in.
     let own = format!("http://{addr}");
-    let mut same = ws_connect(addr, &[], &[("Origin", own.as_str())]).await.unwrap();
+    let mut same = ws_connect(addr, &[], &[("Origin", own.as_str())])
+        .await
+        .unwrap();
     same.register("sameorigin").await;
 }
 
@@ -282,7 +308,9 @@ async fn refused_origin_gets_403_and_allowed_ones_connect() {
 async fn websocket_flood_gets_fakelag_then_excess_flood() {
     const FLOOD: &str = "[flood]\nexempt = []\nburst = 10\nlines_per_second = 2.0\nrecvq = 16384\n";
     let srv = start(&format!("{WS}{FLOOD}")).await;
-    let mut c = ws_connect(srv.addrs[1], &["text.ircv3.net"], &[]).await.unwrap();
+    let mut c = ws_connect(srv.addrs[1], &["text.ircv3.net"], &[])
+        .await
+        .unwrap();
     c.wait = Duration::from_secs(3600);
     c.register("chatty").await;
     tokio::time::sleep(Duration::from_secs(10)).await;
@@ -335,12 +363,20 @@ async fn long_message_gets_417_and_bad_frames_close_only_that_connection() {
     c.send("PING :still").await;
     assert_eq!(c.expect("PONG").await.last(), "still");
     // Invalid UTF-8 in a binary message: refused like on TCP.
-    other.ws.send(Message::Binary(b"PRIVMSG tcpwatch :\xff\xfe".to_vec().into())).await.unwrap();
+    other
+        .ws
+        .send(Message::Binary(
+            b"PRIVMSG tcpwatch :\xff\xfe".to_vec().into(),
+        ))
+        .await
+        .unwrap();
     other.expect("FAIL").await;
 
     // A raw client: handshake, then an unmasked frame (clients must mask).
     let mut raw = raw_handshake(addr, "text.ircv3.net").await;
-    raw.write_all(&[0x81, 0x04, b'P', b'I', b'N', b'G']).await.unwrap();
+    raw.write_all(&[0x81, 0x04, b'P', b'I', b'N', b'G'])
+        .await
+        .unwrap();
     assert_closed(&mut raw).await;
     // A frame with reserved bits and a bogus opcode.
     let mut raw = raw_handshake(addr, "text.ircv3.net").await;
@@ -364,9 +400,13 @@ async fn long_message_gets_417_and_bad_frames_close_only_that_connection() {
 #[tokio::test]
 async fn websocket_ping_and_close_frames() {
     let srv = start(WS).await;
-    let mut c = ws_connect(srv.addrs[1], &["text.ircv3.net"], &[]).await.unwrap();
+    let mut c = ws_connect(srv.addrs[1], &["text.ircv3.net"], &[])
+        .await
+        .unwrap();
     c.register("pinger").await;
-    c.ws.send(Message::Ping(b"hb".to_vec().into())).await.unwrap();
+    c.ws.send(Message::Ping(b"hb".to_vec().into()))
+        .await
+        .unwrap();
     loop {
         match tokio::time::timeout(WAIT, c.ws.next()).await.unwrap() {
             Some(Ok(Message::Pong(p))) => {
@@ -411,7 +451,10 @@ async fn the_web_client_is_served_at_root() {
     assert!(page.contains("Content-Security-Policy: default-src 'none'; script-src 'self'"));
     assert!(page.contains("<script src=\"app.js\""));
     // No CDN: nothing is loaded from elsewhere.
-    assert!(!page.contains("http://") && !page.contains("https://"), "{page}");
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "{page}"
+    );
     let js = http_get(addr, "/app.js").await;
     assert!(js.starts_with("HTTP/1.1 200") && js.contains("text.ircv3.net"));
     assert!(!js.contains("innerHTML"), "text never becomes markup");
@@ -422,7 +465,11 @@ async fn the_web_client_is_served_at_root() {
     c.register("afterpage").await;
 
     let srv = start(&format!("{WS}[websocket]\nweb_client = false\n")).await;
-    assert!(http_get(srv.addrs[1], "/").await.starts_with("HTTP/1.1 404"));
+    assert!(
+        http_get(srv.addrs[1], "/")
+            .await
+            .starts_with("HTTP/1.1 404")
+    );
 }
 
 /// Opens a WebSocket by hand, for sending bad frames.
@@ -440,7 +487,10 @@ async fn raw_handshake(addr: SocketAddr, proto: &str) -> TcpStream {
     }
     let head = String::from_utf8(head).unwrap();
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
-    assert!(head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{head}");
+    assert!(
+        head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+        "{head}"
+    );
     s
 }
 
@@ -461,7 +511,8 @@ async fn assert_closed(s: &mut TcpStream) {
 
 /// One plain listener and one `proxy = true` listener; no loopback
 /// exemption, one connection per address.
-const PROXY_LISTENERS: &str = "[[listen]]\naddress = \"127.0.0.1:0\"\n[[listen]]\naddress = \"127.0.0.1:0\"\nproxy = true\n";
+const PROXY_LISTENERS: &str =
+    "[[listen]]\naddress = \"127.0.0.1:0\"\n[[listen]]\naddress = \"127.0.0.1:0\"\nproxy = true\n";
 const PROXY: &str = "[[listen]]\naddress = \"127.0.0.1:0\"\n[[listen]]\naddress = \"127.0.0.1:0\"\nproxy = true\n[connections]\nexempt = []\nper_ip = 1\n";
 
 fn v2_header(src: [u8; 4], port: u16) -> Vec<u8> {
@@ -487,7 +538,10 @@ async fn proxy_v1_and_v2_give_the_real_address_and_limits_count_it() {
     let paddr = srv.addrs[1];
     let mut a = via_proxy(paddr, &v2_header([192, 0, 2, 7], 40000)).await;
     a.register("viav2").await;
-    assert_eq!(a.whois_self().await, ("192.0.2.7".into(), "192.0.2.7".into()));
+    assert_eq!(
+        a.whois_self().await,
+        ("192.0.2.7".into(), "192.0.2.7".into())
+    );
     let mut b = via_proxy(paddr, b"PROXY TCP6 2001:db8::9 ::1 4000 6667\r\n").await;
     b.register("viav1").await;
     assert_eq!(b.whois_self().await.1, "2001:db8::9");
@@ -496,7 +550,9 @@ async fn proxy_v1_and_v2_give_the_real_address_and_limits_count_it() {
     let mut again = via_proxy(paddr, b"PROXY TCP4 192.0.2.7 127.0.0.1 40001 6667\r\n").await;
     let lines = again.expect_closed().await;
     assert!(
-        lines.iter().any(|m| m.command == "ERROR" && m.last().contains("too many host connections")),
+        lines
+            .iter()
+            .any(|m| m.command == "ERROR" && m.last().contains("too many host connections")),
         "{lines:?}"
     );
     let mut other = via_proxy(paddr, b"PROXY TCP4 192.0.2.8 127.0.0.1 40002 6667\r\n").await;
@@ -524,7 +580,10 @@ async fn a_proxy_header_is_refused_where_it_is_not_trusted() {
     let lines = c.expect_closed().await;
     assert!(lines.iter().any(|m| m.command == "ERROR"), "{lines:?}");
     // A proxy listener only believes its trusted proxies.
-    let srv = start(&format!("{PROXY_LISTENERS}[gateway]\ntrusted_proxies = [\"10.0.0.0/8\"]\n")).await;
+    let srv = start(&format!(
+        "{PROXY_LISTENERS}[gateway]\ntrusted_proxies = [\"10.0.0.0/8\"]\n"
+    ))
+    .await;
     let mut c = via_proxy(srv.addrs[1], &v2_header([192, 0, 2, 7], 1)).await;
     c.send("NICK x").await;
     assert!(c.expect_closed().await.is_empty());
@@ -536,7 +595,8 @@ const WEBIRC: &str = "[connections]\nexempt = []\nper_ip = 1\n[[webirc]]\nname =
 async fn webirc_sets_the_real_address_and_host() {
     let srv = start(WEBIRC).await;
     let mut a = srv.client().await;
-    a.send("WEBIRC gw-secret kiwi user.example.org 192.0.2.9 :secure").await;
+    a.send("WEBIRC gw-secret kiwi user.example.org 192.0.2.9 :secure")
+        .await;
     a.register("webirc").await;
     assert_eq!(
         a.whois_self().await,
@@ -548,12 +608,21 @@ async fn webirc_sets_the_real_address_and_host() {
     let mut b = srv.client().await;
     b.send("WEBIRC gw-secret kiwi bad_host! 192.0.2.10").await;
     b.register("webirc2").await;
-    assert_eq!(b.whois_self().await, ("192.0.2.10".into(), "192.0.2.10".into()));
+    assert_eq!(
+        b.whois_self().await,
+        ("192.0.2.10".into(), "192.0.2.10".into())
+    );
     // per_ip = 1 counts the real address, not the gateway's.
     let mut c = srv.client().await;
-    c.send("WEBIRC gw-secret kiwi user.example.org 192.0.2.9").await;
+    c.send("WEBIRC gw-secret kiwi user.example.org 192.0.2.9")
+        .await;
     let lines = c.expect_closed().await;
-    assert!(lines.iter().any(|m| m.last().contains("too many host connections")), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|m| m.last().contains("too many host connections")),
+        "{lines:?}"
+    );
     // A wrong password is refused.
     let mut d = srv.client().await;
     d.send("WEBIRC wrong kiwi h.example 192.0.2.11").await;
@@ -568,7 +637,9 @@ async fn webirc_over_websocket_with_a_bcrypt_password() {
         "{WS}[[webirc]]\nname = \"gw\"\npassword = {hash:?}\nhosts = [\"127.0.0.0/8\"]\n[gateway]\ntrusted_proxies = []\n"
     ))
     .await;
-    let mut c = ws_connect(srv.addrs[1], &["text.ircv3.net"], &[]).await.unwrap();
+    let mut c = ws_connect(srv.addrs[1], &["text.ircv3.net"], &[])
+        .await
+        .unwrap();
     c.send("WEBIRC gw-pw gw 198.51.100.4 198.51.100.4").await;
     c.register("wsgw").await;
     assert_eq!(c.whois_self().await.1, "198.51.100.4");
@@ -578,22 +649,41 @@ async fn webirc_over_websocket_with_a_bcrypt_password() {
 async fn x_forwarded_for_only_from_trusted_proxies() {
     let srv = start(&format!("{WS}[connections]\nexempt = []\nper_ip = 1\n")).await;
     let addr = srv.addrs[1];
-    let mut a = ws_connect(addr, &["text.ircv3.net"], &[("X-Forwarded-For", "203.0.113.5"), ("X-Forwarded-Proto", "https")])
-        .await
-        .unwrap();
+    let mut a = ws_connect(
+        addr,
+        &["text.ircv3.net"],
+        &[
+            ("X-Forwarded-For", "203.0.113.5"),
+            ("X-Forwarded-Proto", "https"),
+        ],
+    )
+    .await
+    .unwrap();
     a.register("forwarded").await;
     assert_eq!(a.whois_self().await.1, "203.0.113.5");
     a.send("WHOIS forwarded").await;
     a.expect("671").await;
     // The limit counts 203.0.113.5: the same address again is refused.
-    let mut b = ws_connect(addr, &["text.ircv3.net"], &[("X-Forwarded-For", "203.0.113.5")])
-        .await
-        .unwrap();
+    let mut b = ws_connect(
+        addr,
+        &["text.ircv3.net"],
+        &[("X-Forwarded-For", "203.0.113.5")],
+    )
+    .await
+    .unwrap();
     let lines = b.expect_closed().await;
-    assert!(lines.iter().any(|m| m.last().contains("too many host connections")), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|m| m.last().contains("too many host connections")),
+        "{lines:?}"
+    );
 
     // Not a trusted proxy: the header is ignored.
-    let srv = start(&format!("{WS}[gateway]\ntrusted_proxies = [\"10.0.0.0/8\"]\n")).await;
+    let srv = start(&format!(
+        "{WS}[gateway]\ntrusted_proxies = [\"10.0.0.0/8\"]\n"
+    ))
+    .await;
     let mut c = ws_connect(srv.addrs[1], &[], &[("X-Forwarded-For", "203.0.113.5")])
         .await
         .unwrap();
@@ -614,7 +704,9 @@ async fn nothing_said_over_websocket_reaches_a_log_or_a_file() {
     );
     let addr: SocketAddr = ([127, 0, 0, 1], p.port).into();
     let login = |nick: &'static str, proto: &'static str| async move {
-        let mut c = ws_connect(addr, &[proto], &[("X-Forwarded-For", "198.51.100.1")]).await.unwrap();
+        let mut c = ws_connect(addr, &[proto], &[("X-Forwarded-For", "198.51.100.1")])
+            .await
+            .unwrap();
         c.send(&format!("PASS pass-{M}")).await;
         c.register(nick).await;
         c
@@ -640,13 +732,15 @@ async fn nothing_said_over_websocket_reaches_a_log_or_a_file() {
     b.expect("TOPIC").await;
     a.send(&format!("PRIVMSG #otr :channel-{M}")).await;
     b.expect("PRIVMSG").await;
-    a.send(&format!("PRIVMSG #otr :\x01ACTION action-{M}\x01")).await;
+    a.send(&format!("PRIVMSG #otr :\x01ACTION action-{M}\x01"))
+        .await;
     b.expect("PRIVMSG").await;
     b.send(&format!("PRIVMSG alice :dm-{M}")).await;
     a.expect("PRIVMSG").await;
     a.send(&format!("NOTICE bob :notice-{M}")).await;
     b.expect("NOTICE").await;
-    a.send(&format!("PRIVMSG #otr :{}-{M}", "z".repeat(600))).await;
+    a.send(&format!("PRIVMSG #otr :{}-{M}", "z".repeat(600)))
+        .await;
     a.expect("417").await;
     a.send(&format!("KICK #otr bob :kick-{M}")).await;
     b.expect("KICK").await;
@@ -670,7 +764,9 @@ async fn nothing_said_over_websocket_reaches_a_log_or_a_file() {
 
     let log = p.stderr.lock().unwrap().join("\n");
     assert!(
-        log.contains("connected") && log.contains("command=\"PRIVMSG\"") && log.contains("198.51.100.1"),
+        log.contains("connected")
+            && log.contains("command=\"PRIVMSG\"")
+            && log.contains("198.51.100.1"),
         "{log}"
     );
     for (i, line) in log.lines().enumerate() {
@@ -688,7 +784,11 @@ async fn nothing_said_over_websocket_reaches_a_log_or_a_file() {
                 stack.push(path);
             } else {
                 let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).to_lowercase();
-                assert!(!text.contains(&M.to_lowercase()), "{} holds content", path.display());
+                assert!(
+                    !text.contains(&M.to_lowercase()),
+                    "{} holds content",
+                    path.display()
+                );
             }
         }
     }
@@ -758,7 +858,18 @@ fn example_documents_the_web_defaults() {
     assert_eq!(format!("{:?}", example.web), format!("{:?}", defaults.web));
     assert!(example.listen.iter().all(|l| !l.websocket && !l.proxy));
     let text = std::fs::read_to_string(path).unwrap();
-    for key in ["websocket = ", "proxy = ", "origins = ", "web_client = ", "trusted_proxies = ", "[[webirc]]", "hosts = "] {
-        assert!(text.contains(key), "ircd.toml.example does not document {key:?}");
+    for key in [
+        "websocket = ",
+        "proxy = ",
+        "origins = ",
+        "web_client = ",
+        "trusted_proxies = ",
+        "[[webirc]]",
+        "hosts = ",
+    ] {
+        assert!(
+            text.contains(key),
+            "ircd.toml.example does not document {key:?}"
+        );
     }
 }

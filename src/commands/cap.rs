@@ -113,10 +113,12 @@ pub fn offered(config: &Config, tls_connection: bool) -> Vec<(Cap, Option<String
     Cap::ALL
         .iter()
         .filter_map(|&c| match c {
-            Cap::Sasl => config
-                .services
-                .enabled
-                .then(|| (c, Some(crate::commands::sasl::mechanisms(config).to_string()))),
+            Cap::Sasl => config.services.enabled.then(|| {
+                (
+                    c,
+                    Some(crate::commands::sasl::mechanisms(config).to_string()),
+                )
+            }),
             // Before-connect: REGISTER works once a nick is chosen.
             Cap::AccountRegistration => config
                 .services

@@ -92,7 +92,10 @@ fn join_one(ctx: &mut Ctx, name: &str, key: Option<&str>) {
     }
     if let Some(t) = &view.topic {
         ctx.reply(RPL_TOPIC, &[&view.name, &t.text]);
-        ctx.reply_args(RPL_TOPICWHOTIME, &[&view.name, &t.setter, &t.time.to_string()]);
+        ctx.reply_args(
+            RPL_TOPICWHOTIME,
+            &[&view.name, &t.setter, &t.time.to_string()],
+        );
     }
     if !client.has_cap(Cap::NoImplicitNames.bit()) {
         list::send_names(ctx, &view.name);
@@ -123,7 +126,10 @@ pub fn topic(ctx: &mut Ctx, msg: &Message) {
             Err(r) => ctx.refuse(&r),
             Ok((display, Some(t))) => {
                 ctx.reply(RPL_TOPIC, &[&display, &t.text]);
-                ctx.reply_args(RPL_TOPICWHOTIME, &[&display, &t.setter, &t.time.to_string()]);
+                ctx.reply_args(
+                    RPL_TOPICWHOTIME,
+                    &[&display, &t.setter, &t.time.to_string()],
+                );
             }
             Ok((display, None)) => ctx.reply(RPL_NOTOPIC, &[&display]),
         },

@@ -52,7 +52,11 @@ fn wire(d: &Delivery, server: &str) -> Option<Wire> {
             victim,
             reason,
         } => Wire::new(
-            line(source, "KICK").arg(channel).arg(victim).text(reason).build(),
+            line(source, "KICK")
+                .arg(channel)
+                .arg(victim)
+                .text(reason)
+                .build(),
             at,
         ),
         Event::Quit { source, reason } => Wire::new(line(source, "QUIT").text(reason).build(), at),
@@ -137,7 +141,9 @@ fn wire(d: &Delivery, server: &str) -> Option<Wire> {
             );
             Wire::new(line(server, "NOTICE").arg(channel).text(&text).build(), at)
         }
-        Event::ChannelDestroyed { .. } | Event::MonitorOnline { .. } | Event::MonitorOffline { .. } => {
+        Event::ChannelDestroyed { .. }
+        | Event::MonitorOnline { .. }
+        | Event::MonitorOffline { .. } => {
             return None;
         }
     })

@@ -124,4 +124,3 @@ pub fn help(ctx: &mut Ctx, msg: &Message) {
         },
     }
 }
-

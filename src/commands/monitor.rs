@@ -38,7 +38,11 @@ pub fn monitor(ctx: &mut Ctx, msg: &Message) {
             let refs: Vec<&str> = all.iter().map(String::as_str).collect();
             send_status(ctx, &refs);
         }
-        _ => ctx.reply_text(ERR_UNKNOWNCOMMAND, &["MONITOR"], "Unknown MONITOR subcommand"),
+        _ => ctx.reply_text(
+            ERR_UNKNOWNCOMMAND,
+            &["MONITOR"],
+            "Unknown MONITOR subcommand",
+        ),
     }
 }
 

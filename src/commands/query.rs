@@ -121,4 +121,3 @@ pub fn info(ctx: &mut Ctx, _msg: &Message) {
     }
     ctx.reply(RPL_ENDOFINFO, &[]);
 }
-

@@ -13,7 +13,11 @@ use super::Ctx;
 pub fn register(ctx: &mut Ctx, msg: &Message) {
     let (account, password) = (msg.params()[0], msg.params()[2]);
     let Some(accounts) = ctx.control.accounts() else {
-        return ctx.fail("REGISTER", "TEMPORARILY_UNAVAILABLE", "Services are disabled");
+        return ctx.fail(
+            "REGISTER",
+            "TEMPORARILY_UNAVAILABLE",
+            "Services are disabled",
+        );
     };
     let client = ctx.client().clone();
     if let Some(a) = client.snapshot().account {
@@ -32,7 +36,12 @@ pub fn register(ctx: &mut Ctx, msg: &Message) {
         ctx.push(line);
     };
     if nick == "*" {
-        return fail(ctx, "COMPLETE_CONNECTION_REQUIRED", "*", "Choose a nick first");
+        return fail(
+            ctx,
+            "COMPLETE_CONNECTION_REQUIRED",
+            "*",
+            "Choose a nick first",
+        );
     }
     if account != "*" && !ctx.state.casemap.eq(account, &nick) {
         return fail(
@@ -46,14 +55,23 @@ pub fn register(ctx: &mut Ctx, msg: &Message) {
         return fail(ctx, "UNACCEPTABLE_PASSWORD", &nick, why);
     }
     if accounts.nick_owner(&nick).is_some() {
-        return fail(ctx, "ACCOUNT_EXISTS", &nick, "That account is already registered");
+        return fail(
+            ctx,
+            "ACCOUNT_EXISTS",
+            &nick,
+            "That account is already registered",
+        );
     }
     let password = zeroize::Zeroizing::new(password.to_string());
     let cost = ctx.config.services.bcrypt_cost;
     let name = nick.clone();
     job(
         ctx,
-        move || accounts.register(&name, &password, None, cost).map(|_| name),
+        move || {
+            accounts
+                .register(&name, &password, None, cost)
+                .map(|_| name)
+        },
         |c, result| {
             // The continuation runs with a fresh Ctx behind the Caller.
             match result {
@@ -77,7 +95,11 @@ pub fn register(ctx: &mut Ctx, msg: &Message) {
 // VERIFY <account> <code>
 pub fn verify(ctx: &mut Ctx, msg: &Message) {
     let line = crate::proto::Line::new(Some(ctx.server_name()), "FAIL")
-        .args(["VERIFY", "INVALID_CODE", &super::who::one_param(msg.params()[0])])
+        .args([
+            "VERIFY",
+            "INVALID_CODE",
+            &super::who::one_param(msg.params()[0]),
+        ])
         .text("Accounts here need no verification")
         .build();
     ctx.push(line);

@@ -315,8 +315,14 @@ mod tests {
         assert!(out[4].starts_with(&format!("@batch={ch} ")));
         assert!(out[5].starts_with(&format!("@batch={ml} ")) && out[5].ends_with("made 1"));
         assert!(out[6].ends_with("made 2"));
-        assert!(out[7].starts_with(&format!("@batch={ch} ")) && out[7].ends_with(&format!("BATCH -{ml}")));
-        assert!(out[8].starts_with(&format!("@batch={lr} ")) && out[8].ends_with(&format!("BATCH -{ch}")));
+        assert!(
+            out[7].starts_with(&format!("@batch={ch} "))
+                && out[7].ends_with(&format!("BATCH -{ml}"))
+        );
+        assert!(
+            out[8].starts_with(&format!("@batch={lr} "))
+                && out[8].ends_with(&format!("BATCH -{ch}"))
+        );
         assert_eq!(out[9], format!(":s BATCH -{lr}"));
         assert_eq!(out.len(), 10);
     }

@@ -240,8 +240,7 @@ pub fn who(ctx: &mut Ctx, msg: &Message) {
         ctx.out.stream(Box::new(move |state| {
             for c in clients.by_ref() {
                 let i = c.snapshot();
-                if !i.registered
-                    || (i.modes.invisible && !oper && !state.shares_channel(&me2, &c))
+                if !i.registered || (i.modes.invisible && !oper && !state.shares_channel(&me2, &c))
                 {
                     continue;
                 }

@@ -250,7 +250,6 @@ pub struct RawOper {
     pub host: Option<String>,
 }
 
-
 // ---------------------------------------------------------------------------
 // The web: WebSocket listeners, gateways and reverse proxies.
 // ---------------------------------------------------------------------------

@@ -3,11 +3,7 @@
 //! the MOTD read in, oper hashes checked), reporting every mistake with its
 //! key path, all at once.
 
-use std::{
-    net::SocketAddr,
-    path::Path,
-    time::Duration,
-};
+use std::{net::SocketAddr, path::Path, time::Duration};
 
 use super::*;
 
@@ -181,8 +177,7 @@ pub(super) fn validate(raw: RawConfig, path: Option<&Path>) -> Result<Config, Co
         || channels.idle_timeout > channels.max_idle_timeout
     {
         errs.push(
-            "channels.idle_timeout: must lie between min_idle_timeout and max_idle_timeout"
-                .into(),
+            "channels.idle_timeout: must lie between min_idle_timeout and max_idle_timeout".into(),
         );
     }
 
@@ -390,4 +385,3 @@ fn valid_server_name(s: &str) -> bool {
         && s.split('.')
             .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
 }
-

@@ -93,11 +93,9 @@ pub(super) fn validate(
             continue;
         }
         let norm = o.trim_end_matches('/').to_ascii_lowercase();
-        let ok = norm
-            .split_once("://")
-            .is_some_and(|(scheme, rest)| {
-                matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.contains('/')
-            });
+        let ok = norm.split_once("://").is_some_and(|(scheme, rest)| {
+            matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.contains('/')
+        });
         if !ok {
             errs.push(format!(
                 "websocket.origins[{i}]: {o:?} is not an origin like \"https://chat.example.net\" (or \"*\")"

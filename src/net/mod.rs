@@ -61,7 +61,8 @@ impl Shared {
         if new.listen != old.listen {
             return Err("listeners changed: [[listen]] changes need a restart".into());
         }
-        if new.services.enabled != old.services.enabled || new.server.data_dir != old.server.data_dir
+        if new.services.enabled != old.services.enabled
+            || new.server.data_dir != old.server.data_dir
         {
             return Err("services.enabled or server.data_dir changed: that needs a restart".into());
         }
@@ -188,13 +189,14 @@ impl Server {
             listeners.push(listener);
         }
         let accounts = if config.services.enabled {
-            let a = crate::services::Accounts::open(&config.server.data_dir, config.server.casemapping)
-                .with_context(|| {
-                    format!(
-                        "opening the account store in {}",
-                        config.server.data_dir.display()
-                    )
-                })?;
+            let a =
+                crate::services::Accounts::open(&config.server.data_dir, config.server.casemapping)
+                    .with_context(|| {
+                        format!(
+                            "opening the account store in {}",
+                            config.server.data_dir.display()
+                        )
+                    })?;
             Some(Arc::new(a))
         } else {
             None
@@ -240,7 +242,9 @@ impl Server {
         for (i, listener) in self.listeners.into_iter().enumerate() {
             let shared2 = shared.clone();
             let special = config.listen[i].websocket || config.listen[i].proxy;
-            shared.tracker.spawn(accept_loop(listener, i, special, shared2));
+            shared
+                .tracker
+                .spawn(accept_loop(listener, i, special, shared2));
         }
         drop(config);
         let idle = shared.clone();

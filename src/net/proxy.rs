@@ -30,13 +30,17 @@ pub async fn read_header<S: AsyncRead + Unpin>(
         .map_err(|_| "no PROXY header")?;
     if start == V2_SIGNATURE {
         let mut head = [0u8; 4];
-        s.read_exact(&mut head).await.map_err(|_| "short PROXY v2 header")?;
+        s.read_exact(&mut head)
+            .await
+            .map_err(|_| "short PROXY v2 header")?;
         let len = usize::from(u16::from_be_bytes([head[2], head[3]]));
         if len > V2_MAX {
             return Err("PROXY v2 header too long");
         }
         let mut body = vec![0u8; len];
-        s.read_exact(&mut body).await.map_err(|_| "short PROXY v2 header")?;
+        s.read_exact(&mut body)
+            .await
+            .map_err(|_| "short PROXY v2 header")?;
         return parse_v2(head[0], head[1], &body);
     }
     if !start.starts_with(b"PROXY ") {
@@ -48,7 +52,9 @@ pub async fn read_header<S: AsyncRead + Unpin>(
             return Err("PROXY v1 header too long");
         }
         let mut b = [0u8; 1];
-        s.read_exact(&mut b).await.map_err(|_| "short PROXY v1 header")?;
+        s.read_exact(&mut b)
+            .await
+            .map_err(|_| "short PROXY v1 header")?;
         line.push(b[0]);
     }
     parse_v1(&line)

@@ -146,7 +146,8 @@ pub async fn serve<R: LineReader, W: LineWriter>(
             // Boxed: the state of a command in progress (its response, a
             // job) is allocated while it runs, not carried by every idle
             // connection's task.
-            if let Some(end) = Box::pin(handle_frame(frame, &mut session, &shared, &control)).await {
+            if let Some(end) = Box::pin(handle_frame(frame, &mut session, &shared, &control)).await
+            {
                 break 'conn end;
             }
             if let Some(q) = session.quit.take() {
@@ -354,7 +355,10 @@ fn run_line(ctx: &mut Ctx, frame: Frame) -> Option<Option<String>> {
     match Message::parse(text) {
         Ok(msg) => {
             if !guarded(|| commands::dispatch(ctx, &msg)) {
-                tracing::error!(client = ctx.client().id, "a handler panicked; closing the connection");
+                tracing::error!(
+                    client = ctx.client().id,
+                    "a handler panicked; closing the connection"
+                );
                 return None;
             }
         }

@@ -31,7 +31,10 @@ pub trait LineReader: Send {
 /// The writing half of a transport.
 pub trait LineWriter: Send + 'static {
     /// Writes lines (CRLF included), in order.
-    fn write_lines(&mut self, lines: VecDeque<Bytes>) -> impl Future<Output = io::Result<()>> + Send;
+    fn write_lines(
+        &mut self,
+        lines: VecDeque<Bytes>,
+    ) -> impl Future<Output = io::Result<()>> + Send;
     /// Closes the transport after the last line.
     fn close(&mut self) -> impl Future<Output = ()> + Send;
 }
@@ -85,8 +88,11 @@ impl<R: AsyncRead + Unpin + Send> LineReader for StreamReader<R> {
     }
 
     async fn read(&mut self) -> io::Result<usize> {
-        self.buf
-            .reserve(if self.busy { BUSY_READ_CHUNK } else { READ_CHUNK });
+        self.buf.reserve(if self.busy {
+            BUSY_READ_CHUNK
+        } else {
+            READ_CHUNK
+        });
         let before = self.buf.len();
         let n = self.rd.read_buf(&mut self.buf).await?;
         self.busy = before + n >= self.buf.capacity();

@@ -101,7 +101,9 @@ fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, ()> {
         let v = String::from_utf8_lossy(h.value).trim().to_string();
         match h.name.to_ascii_lowercase().as_str() {
             "connection" => {
-                connection_upgrade |= v.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+                connection_upgrade |= v
+                    .split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
             }
             "upgrade" => upgrade_ws |= v.eq_ignore_ascii_case("websocket"),
             "sec-websocket-key" => head.key = Some(v),
@@ -195,14 +197,30 @@ where
     .await;
     let Ok(Some((head, used))) = parsed else {
         if !buf.is_empty() {
-            respond(&mut s, "400 Bad Request", &[], "text/plain", "Bad request\n", false).await;
+            respond(
+                &mut s,
+                "400 Bad Request",
+                &[],
+                "text/plain",
+                "Bad request\n",
+                false,
+            )
+            .await;
         }
         return Upgrade::Done;
     };
     let head_only = head.method == "HEAD";
     if !head.upgrade {
         if head.method != "GET" && !head_only {
-            respond(&mut s, "405 Method Not Allowed", &[("Allow", "GET, HEAD")], "text/plain", "Method not allowed\n", false).await;
+            respond(
+                &mut s,
+                "405 Method Not Allowed",
+                &[("Allow", "GET, HEAD")],
+                "text/plain",
+                "Method not allowed\n",
+                false,
+            )
+            .await;
             return Upgrade::Done;
         }
         let path = head.path.split('?').next().unwrap_or("/");
@@ -215,29 +233,73 @@ where
         };
         match file {
             Some((ct, body)) => {
-                respond(&mut s, "200 OK", &[("Content-Security-Policy", CSP)], ct, body, head_only)
-                    .await
+                respond(
+                    &mut s,
+                    "200 OK",
+                    &[("Content-Security-Policy", CSP)],
+                    ct,
+                    body,
+                    head_only,
+                )
+                .await
             }
-            None => respond(&mut s, "404 Not Found", &[], "text/plain", "Not found\n", head_only).await,
+            None => {
+                respond(
+                    &mut s,
+                    "404 Not Found",
+                    &[],
+                    "text/plain",
+                    "Not found\n",
+                    head_only,
+                )
+                .await
+            }
         }
         return Upgrade::Done;
     }
-    if !config.web.origin_allowed(head.origin.as_deref(), head.host.as_deref()) {
+    if !config
+        .web
+        .origin_allowed(head.origin.as_deref(), head.host.as_deref())
+    {
         tracing::info!(%peer, "websocket refused: origin not allowed");
-        respond(&mut s, "403 Forbidden", &[], "text/plain", "Origin not allowed\n", false).await;
+        respond(
+            &mut s,
+            "403 Forbidden",
+            &[],
+            "text/plain",
+            "Origin not allowed\n",
+            false,
+        )
+        .await;
         return Upgrade::Done;
     }
     let (Some(key), Some("13")) = (head.key.as_deref(), head.version.as_deref()) else {
-        respond(&mut s, "426 Upgrade Required", &[("Sec-WebSocket-Version", "13")], "text/plain", "WebSocket version 13 needed\n", false).await;
+        respond(
+            &mut s,
+            "426 Upgrade Required",
+            &[("Sec-WebSocket-Version", "13")],
+            "text/plain",
+            "WebSocket version 13 needed\n",
+            false,
+        )
+        .await;
         return Upgrade::Done;
     };
     // The address the session is known by: a trusted proxy's word for it.
     let (mut addr, mut secure) = (peer, tls);
     if config.web.trusts_proxy(peer.ip()) {
-        if let Some(ip) = head.forwarded_for.as_deref().and_then(|l| forwarded_client(l, config)) {
+        if let Some(ip) = head
+            .forwarded_for
+            .as_deref()
+            .and_then(|l| forwarded_client(l, config))
+        {
             addr = SocketAddr::new(ip, 0);
         }
-        if head.forwarded_proto.as_deref().is_some_and(|p| p.eq_ignore_ascii_case("https")) {
+        if head
+            .forwarded_proto
+            .as_deref()
+            .is_some_and(|p| p.eq_ignore_ascii_case("https"))
+        {
             secure = true;
         }
     }
@@ -392,7 +454,11 @@ mod tests {
         assert_eq!(h.host.as_deref(), Some("box.lan:8097"));
         assert_eq!(h.protocols, ["text.ircv3.net", "binary.ircv3.net"]);
         assert_eq!(h.forwarded_for.as_deref(), Some("192.0.2.7,10.0.0.2"));
-        assert!(parse_head(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap().is_none());
+        assert!(
+            parse_head(b"GET / HTTP/1.1\r\nHost: x\r\n")
+                .unwrap()
+                .is_none()
+        );
         assert!(parse_head(b"\x00\x01 nonsense\r\n\r\n").is_err());
     }
 
@@ -403,7 +469,10 @@ mod tests {
         assert_eq!(forwarded_client("192.0.2.7, 10.0.0.2", &c), ip("192.0.2.7"));
         // A client cannot claim an address by prepending it: the nearest
         // untrusted hop wins.
-        assert_eq!(forwarded_client("1.2.3.4, 198.51.100.9, 10.0.0.2", &c), ip("198.51.100.9"));
+        assert_eq!(
+            forwarded_client("1.2.3.4, 198.51.100.9, 10.0.0.2", &c),
+            ip("198.51.100.9")
+        );
         assert_eq!(forwarded_client("garbage", &c), None);
     }
 }

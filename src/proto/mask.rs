@@ -97,11 +97,19 @@ impl Cidr {
         let bits = self.bits;
         match (self.net, ip) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let m = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+                let m = if bits == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - bits)
+                };
                 u32::from(n) & m == u32::from(a) & m
             }
             (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let m = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+                let m = if bits == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - bits)
+                };
                 u128::from(n) & m == u128::from(a) & m
             }
             _ => false,

@@ -156,7 +156,10 @@ fn register(c: &mut dyn Caller, args: &[&str]) {
         return;
     };
     if !status.op {
-        c.notice(CS, &format!("You must be an operator of {} to register it.", status.name));
+        c.notice(
+            CS,
+            &format!("You must be an operator of {} to register it.", status.name),
+        );
         return;
     }
     if status.ephemeral {
@@ -181,7 +184,9 @@ fn register(c: &mut dyn Caller, args: &[&str]) {
                 persist(c, &name);
                 c.notice(CS, &format!("{name} is now registered to you."));
             }
-            Err(super::store::StoreError::Exists) => c.notice(CS, "That channel is already registered."),
+            Err(super::store::StoreError::Exists) => {
+                c.notice(CS, "That channel is already registered.")
+            }
             Err(_) => c.notice(CS, "The registration could not be stored; try again later."),
         },
     );
@@ -194,7 +199,10 @@ fn info(c: &mut dyn Caller, args: &[&str]) {
         c.notice(CS, &format!("{} is not registered.", args[0]));
         return;
     };
-    let founder = acc.account(&reg.founder).map(|a| a.name).unwrap_or(reg.founder.clone());
+    let founder = acc
+        .account(&reg.founder)
+        .map(|a| a.name)
+        .unwrap_or(reg.founder.clone());
     c.notice(CS, &format!("Information on {}:", reg.name));
     c.notice(CS, &format!("Founder: {founder}"));
     c.notice(
@@ -232,15 +240,17 @@ fn drop_channel(c: &mut dyn Caller, args: &[&str]) {
     }
     let acc = c.accounts().expect("services on");
     let name = args[0].to_string();
-    super::job(c, move || acc.drop_channel(&name).then_some(name), |c, dropped| {
-        match dropped {
+    super::job(
+        c,
+        move || acc.drop_channel(&name).then_some(name),
+        |c, dropped| match dropped {
             Some(name) => {
                 c.state().set_channel_registered(&name, false);
                 c.notice(CS, "The registration is dropped.");
             }
             None => c.notice(CS, "Nothing to drop."),
-        }
-    });
+        },
+    );
 }
 
 /// Does the caller have access flag `flag` on `name`? Tells it why not.
@@ -270,7 +280,10 @@ fn status(c: &mut dyn Caller, args: &[&str], mode: char, add: bool) {
         c.notice(CS, &format!("{} is not online.", args[1]));
         return;
     };
-    match c.state().service_mode(name, &target, mode, add, &CS.prefix()) {
+    match c
+        .state()
+        .service_mode(name, &target, mode, add, &CS.prefix())
+    {
         Ok(Some(d)) => c.deliver(d),
         Ok(None) => {}
         Err(_) => c.notice(CS, &format!("{} is not on {name}.", target.nick())),
@@ -298,16 +311,21 @@ fn close(c: &mut dyn Caller, args: &[&str]) {
         c.notice(CS, &format!("{name} does not exist."));
         return;
     };
-    let founder = account(c).is_some_and(|a| {
-        c.accounts()
-            .is_some_and(|acc| acc.is_founder(name, &a))
-    });
+    let founder =
+        account(c).is_some_and(|a| c.accounts().is_some_and(|acc| acc.is_founder(name, &a)));
     if !status.op && !founder {
-        c.notice(CS, &format!("You must be an operator of {} to close it.", status.name));
+        c.notice(
+            CS,
+            &format!("You must be an operator of {} to close it.", status.name),
+        );
         return;
     }
     let reason = if args.len() > 1 {
-        format!("Channel closed by {}: {}", client.nick(), args[1..].join(" "))
+        format!(
+            "Channel closed by {}: {}",
+            client.nick(),
+            args[1..].join(" ")
+        )
     } else {
         format!("Channel closed by {}", client.nick())
     };
@@ -381,13 +399,17 @@ fn flags(c: &mut dyn Caller, args: &[&str]) {
                     flags: flags.clone(),
                 });
             }
-            super::job(c, move || acc.put_channel(&reg), move |c, ok| {
-                if ok {
-                    c.notice(CS, &format!("Flags of {target} are now +{flags}."));
-                } else {
-                    c.notice(CS, "The access list could not be stored.");
-                }
-            });
+            super::job(
+                c,
+                move || acc.put_channel(&reg),
+                move |c, ok| {
+                    if ok {
+                        c.notice(CS, &format!("Flags of {target} are now +{flags}."));
+                    } else {
+                        c.notice(CS, "The access list could not be stored.");
+                    }
+                },
+            );
         }
         _ => c.notice(CS, "Syntax: FLAGS <#channel> [<account> [+|-]<flags>]"),
     }
@@ -434,14 +456,18 @@ fn akick(c: &mut dyn Caller, args: &[&str]) {
                 time: unix_now(),
             });
             let chan = reg.name.clone();
-            super::job(c, move || acc.put_channel(&reg), move |c, ok| {
-                if ok {
-                    c.notice(CS, &format!("{mask} is now on the AKICK list of {chan}."));
-                    enforce_akick(c, &chan);
-                } else {
-                    c.notice(CS, "The AKICK list could not be stored.");
-                }
-            });
+            super::job(
+                c,
+                move || acc.put_channel(&reg),
+                move |c, ok| {
+                    if ok {
+                        c.notice(CS, &format!("{mask} is now on the AKICK list of {chan}."));
+                        enforce_akick(c, &chan);
+                    } else {
+                        c.notice(CS, "The AKICK list could not be stored.");
+                    }
+                },
+            );
         }
         ("DEL", Some(target)) => {
             let before = reg.akick.len();
@@ -452,11 +478,25 @@ fn akick(c: &mut dyn Caller, args: &[&str]) {
                 c.notice(CS, &format!("{target} is not on the AKICK list."));
                 return;
             }
-            super::job(c, move || acc.put_channel(&reg), |c, ok| {
-                c.notice(CS, if ok { "Removed from the AKICK list." } else { "The AKICK list could not be stored." })
-            });
+            super::job(
+                c,
+                move || acc.put_channel(&reg),
+                |c, ok| {
+                    c.notice(
+                        CS,
+                        if ok {
+                            "Removed from the AKICK list."
+                        } else {
+                            "The AKICK list could not be stored."
+                        },
+                    )
+                },
+            );
         }
-        _ => c.notice(CS, "Syntax: AKICK <#channel> ADD <mask|account> [<reason>] | DEL <mask> | LIST"),
+        _ => c.notice(
+            CS,
+            "Syntax: AKICK <#channel> ADD <mask|account> [<reason>] | DEL <mask> | LIST",
+        ),
     }
 }
 
@@ -475,10 +515,17 @@ fn akick_one(c: &mut dyn Caller, name: &str, who: &crate::state::ClientRef) -> b
     let Some(reg) = c.accounts().and_then(|a| a.channel(name)) else {
         return false;
     };
-    let Some(hit) = reg.akick.iter().find(|k| c.state().matches_mask(who, &k.mask)) else {
+    let Some(hit) = reg
+        .akick
+        .iter()
+        .find(|k| c.state().matches_mask(who, &k.mask))
+    else {
         return false;
     };
-    let reason = hit.reason.clone().unwrap_or_else(|| "You are not welcome here".into());
+    let reason = hit
+        .reason
+        .clone()
+        .unwrap_or_else(|| "You are not welcome here".into());
     if let Ok(d) = c.state().service_kick(name, who, &reason, &CS.prefix()) {
         c.deliver(d);
     }
@@ -564,7 +611,10 @@ fn ban(c: &mut dyn Caller, args: &[&str]) {
         return;
     }
     let revoke = target.as_ref().map(|t| t.id);
-    match c.state().service_ban(name, &mask, true, revoke, &CS.prefix()) {
+    match c
+        .state()
+        .service_ban(name, &mask, true, revoke, &CS.prefix())
+    {
         Err(_) => {
             c.notice(CS, &format!("{name} does not exist."));
             return;
@@ -688,11 +738,15 @@ fn set(c: &mut dyn Caller, args: &[&str]) {
             return;
         }
     }
-    super::job(c, move || acc.put_channel(&reg), move |c, ok| {
-        if ok {
-            c.notice(CS, &format!("{what} is set."));
-        } else {
-            c.notice(CS, "The setting could not be stored.");
-        }
-    });
+    super::job(
+        c,
+        move || acc.put_channel(&reg),
+        move |c, ok| {
+            if ok {
+                c.notice(CS, &format!("{what} is set."));
+            } else {
+                c.notice(CS, "The setting could not be stored.");
+            }
+        },
+    );
 }

@@ -147,7 +147,10 @@ pub fn route(c: &mut dyn Caller, service: Service, text: &str) {
         return;
     };
     if args.len() < cmd.min_params {
-        c.notice(service, &format!("Not enough parameters. Syntax: {}", cmd.syntax));
+        c.notice(
+            service,
+            &format!("Not enough parameters. Syntax: {}", cmd.syntax),
+        );
         return;
     }
     if cmd.needs_login && c.client().snapshot().account.is_none() {
@@ -157,7 +160,12 @@ pub fn route(c: &mut dyn Caller, service: Service, text: &str) {
         );
         return;
     }
-    tracing::debug!(client = c.client().id, service = service.nick(), command = cmd.name, "service command");
+    tracing::debug!(
+        client = c.client().id,
+        service = service.nick(),
+        command = cmd.name,
+        "service command"
+    );
     (cmd.handler)(c, args);
 }
 
@@ -165,11 +173,17 @@ fn help(c: &mut dyn Caller, service: Service, topic: Option<&str>) {
     let cmds = table(service);
     match topic {
         None => {
-            c.notice(service, &format!("{} commands (HELP <command> for one):", service.nick()));
+            c.notice(
+                service,
+                &format!("{} commands (HELP <command> for one):", service.nick()),
+            );
             for cmd in cmds {
                 c.notice(service, &format!("  {:<10} {}", cmd.name, cmd.help));
             }
-            c.notice(service, "  HELP       This list, or the help of one command.");
+            c.notice(
+                service,
+                "  HELP       This list, or the help of one command.",
+            );
         }
         Some(t) => match cmds.iter().find(|cmd| cmd.name.eq_ignore_ascii_case(t)) {
             Some(cmd) => {

@@ -2,7 +2,12 @@
 //! GHOST (Atheme/Anope names). Passwords are checked and hashed in blocking
 //! jobs; wrong ones are throttled before any hashing.
 
-use super::{Caller, Command, Service, accounts::{Accounts, LoginError, ago}, job, store::StoreError};
+use super::{
+    Caller, Command, Service,
+    accounts::{Accounts, LoginError, ago},
+    job,
+    store::StoreError,
+};
 use crate::proto::numerics::*;
 
 const NS: Service = Service::NickServ;
@@ -90,7 +95,11 @@ pub fn log_in(c: &mut dyn Caller, account: &str) {
     let prefix = client.prefix();
     c.numeric(
         RPL_LOGGEDIN,
-        &[&prefix, account, &format!("You are now logged in as {account}")],
+        &[
+            &prefix,
+            account,
+            &format!("You are now logged in as {account}"),
+        ],
     );
 }
 
@@ -124,7 +133,10 @@ fn register(c: &mut dyn Caller, args: &[&str]) {
         |c, result| match result {
             Ok(name) => {
                 log_in(c, &name);
-                c.notice(NS, &format!("{name} is now registered to you, and you are logged in."));
+                c.notice(
+                    NS,
+                    &format!("{name} is now registered to you, and you are logged in."),
+                );
             }
             Err(StoreError::Exists) => c.notice(NS, "That nick is already registered."),
             Err(_) => c.notice(NS, "The account could not be stored; try again later."),
@@ -179,10 +191,15 @@ fn identify(c: &mut dyn Caller, args: &[&str]) {
         [account, password, ..] => (account.to_string(), *password),
         [] => return,
     };
-    check_password(c, account, zeroize::Zeroizing::new(password.to_string()), |c, name| {
-        log_in(c, &name);
-        c.notice(NS, &format!("You are now identified for {name}."));
-    });
+    check_password(
+        c,
+        account,
+        zeroize::Zeroizing::new(password.to_string()),
+        |c, name| {
+            log_in(c, &name);
+            c.notice(NS, &format!("You are now identified for {name}."));
+        },
+    );
 }
 
 // LOGOUT
@@ -199,7 +216,10 @@ fn logout(c: &mut dyn Caller, _args: &[&str]) {
 fn info(c: &mut dyn Caller, args: &[&str]) {
     let client = c.client();
     let me = client.snapshot();
-    let nick = args.first().map(|s| s.to_string()).unwrap_or(me.nick.clone());
+    let nick = args
+        .first()
+        .map(|s| s.to_string())
+        .unwrap_or(me.nick.clone());
     let Some(a) = accounts(c).account(&nick) else {
         c.notice(NS, &format!("{nick} is not registered."));
         return;
@@ -213,7 +233,10 @@ fn info(c: &mut dyn Caller, args: &[&str]) {
             crate::proto::time::human(a.registered)
         ),
     );
-    let mine = me.account.as_deref().is_some_and(|m| c.state().casemap.eq(m, &a.name));
+    let mine = me
+        .account
+        .as_deref()
+        .is_some_and(|m| c.state().casemap.eq(m, &a.name));
     if mine || me.modes.oper {
         if let Some(e) = &a.email {
             c.notice(NS, &format!("Email: {e}"));
@@ -223,10 +246,12 @@ fn info(c: &mut dyn Caller, args: &[&str]) {
         let nicks = accounts(c).nicks_of(&a.name);
         c.notice(NS, &format!("Nicks: {}", nicks.join(" ")));
     }
-    let online = c
-        .state()
-        .find_nick(&a.name)
-        .filter(|h| h.snapshot().account.as_deref().is_some_and(|x| c.state().casemap.eq(x, &a.name)));
+    let online = c.state().find_nick(&a.name).filter(|h| {
+        h.snapshot()
+            .account
+            .as_deref()
+            .is_some_and(|x| c.state().casemap.eq(x, &a.name))
+    });
     if online.is_some() {
         c.notice(NS, &format!("{} is online and logged in.", a.name));
     }
@@ -238,19 +263,24 @@ fn drop_account(c: &mut dyn Caller, args: &[&str]) {
     let Some(account) = c.client().snapshot().account else {
         return;
     };
-    check_password(c, account, zeroize::Zeroizing::new(args[0].to_string()), |c, name| {
-        let acc = accounts(c);
-        if acc.drop_account(&name) {
-            // Every connection logged in to it is logged out, not only this one.
-            for client in c.state().logged_in(&name) {
-                let d = c.state().set_account(&client, None);
-                c.deliver(d);
+    check_password(
+        c,
+        account,
+        zeroize::Zeroizing::new(args[0].to_string()),
+        |c, name| {
+            let acc = accounts(c);
+            if acc.drop_account(&name) {
+                // Every connection logged in to it is logged out, not only this one.
+                for client in c.state().logged_in(&name) {
+                    let d = c.state().set_account(&client, None);
+                    c.deliver(d);
+                }
+                c.notice(NS, &format!("The account {name} is dropped."));
+            } else {
+                c.notice(NS, "The account could not be dropped.");
             }
-            c.notice(NS, &format!("The account {name} is dropped."));
-        } else {
-            c.notice(NS, "The account could not be dropped.");
-        }
-    });
+        },
+    );
 }
 
 // SET PASSWORD <new>
@@ -311,9 +341,12 @@ fn ghost(c: &mut dyn Caller, args: &[&str]) {
         .is_some_and(|a| c.state().casemap.eq(&a, &owner));
     match (mine, args.get(1)) {
         (true, _) => kill(c),
-        (false, Some(pw)) => {
-            check_password(c, owner, zeroize::Zeroizing::new(pw.to_string()), move |c, _| kill(c))
-        }
+        (false, Some(pw)) => check_password(
+            c,
+            owner,
+            zeroize::Zeroizing::new(pw.to_string()),
+            move |c, _| kill(c),
+        ),
         (false, None) => c.notice(NS, "That nick is not yours: GHOST <nick> <password>."),
     }
 }
@@ -343,7 +376,10 @@ fn ungroup(c: &mut dyn Caller, args: &[&str]) {
     let Some(account) = client.snapshot().account else {
         return;
     };
-    let nick = args.first().map(|s| s.to_string()).unwrap_or_else(|| client.nick());
+    let nick = args
+        .first()
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| client.nick());
     let acc = accounts(c);
     let owned = acc
         .nick_owner(&nick)
@@ -352,8 +388,15 @@ fn ungroup(c: &mut dyn Caller, args: &[&str]) {
         c.notice(NS, &format!("{nick} is not a nick of your account."));
         return;
     }
-    job(c, move || acc.ungroup(&nick).then_some(nick), |c, r| match r {
-        Some(nick) => c.notice(NS, &format!("{nick} is no longer a nick of your account.")),
-        None => c.notice(NS, "An account's own name cannot be ungrouped; DROP the account instead."),
-    });
+    job(
+        c,
+        move || acc.ungroup(&nick).then_some(nick),
+        |c, r| match r {
+            Some(nick) => c.notice(NS, &format!("{nick} is no longer a nick of your account.")),
+            None => c.notice(
+                NS,
+                "An account's own name cannot be ungrouped; DROP the account instead.",
+            ),
+        },
+    );
 }

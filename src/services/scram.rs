@@ -91,7 +91,12 @@ pub fn parse_first(client_first: &str) -> Option<(String, String, String)> {
 }
 
 /// Starts an exchange: returns it and the server-first message.
-pub fn start(account: String, client_nonce: &str, bare: String, verifier: Verifier) -> (Exchange, String) {
+pub fn start(
+    account: String,
+    client_nonce: &str,
+    bare: String,
+    verifier: Verifier,
+) -> (Exchange, String) {
     let nonce = format!("{client_nonce}{}", B64.encode(random(18)));
     let server_first = format!("r={nonce},s={},i={}", verifier.salt, verifier.iterations);
     (

@@ -174,11 +174,12 @@ impl Store for RedbStore {
         {
             let mut accounts = tx.open_table(ACCOUNTS).map_err(db)?;
             let mut nicks = tx.open_table(NICKS).map_err(db)?;
-            if accounts.get(key).map_err(db)?.is_some() || nicks.get(key).map_err(db)?.is_some()
-            {
+            if accounts.get(key).map_err(db)?.is_some() || nicks.get(key).map_err(db)?.is_some() {
                 return Err(StoreError::Exists);
             }
-            accounts.insert(key, encode(account).as_slice()).map_err(db)?;
+            accounts
+                .insert(key, encode(account).as_slice())
+                .map_err(db)?;
             nicks.insert(key, key).map_err(db)?;
         }
         tx.commit().map_err(db)
@@ -288,8 +289,7 @@ impl Store for RedbStore {
         {
             let mut nicks = tx.open_table(NICKS).map_err(db)?;
             let accounts = tx.open_table(ACCOUNTS).map_err(db)?;
-            if nicks.get(nick).map_err(db)?.is_some() || accounts.get(nick).map_err(db)?.is_some()
-            {
+            if nicks.get(nick).map_err(db)?.is_some() || accounts.get(nick).map_err(db)?.is_some() {
                 return Err(StoreError::Exists);
             }
             nicks.insert(nick, owner).map_err(db)?;
@@ -333,15 +333,18 @@ impl Store for RedbStore {
         };
         for r in tx.open_table(ACCOUNTS).map_err(db)?.iter().map_err(db)? {
             let (k, v) = r.map_err(db)?;
-            dump.accounts.push((k.value().to_string(), decode(v.value())?));
+            dump.accounts
+                .push((k.value().to_string(), decode(v.value())?));
         }
         for r in tx.open_table(NICKS).map_err(db)?.iter().map_err(db)? {
             let (k, v) = r.map_err(db)?;
-            dump.nicks.push((k.value().to_string(), v.value().to_string()));
+            dump.nicks
+                .push((k.value().to_string(), v.value().to_string()));
         }
         for r in tx.open_table(CHANNELS).map_err(db)?.iter().map_err(db)? {
             let (k, v) = r.map_err(db)?;
-            dump.channels.push((k.value().to_string(), decode(v.value())?));
+            dump.channels
+                .push((k.value().to_string(), decode(v.value())?));
         }
         Ok(dump)
     }
@@ -354,7 +357,9 @@ impl Store for RedbStore {
         {
             let mut accounts = tx.open_table(ACCOUNTS).map_err(db)?;
             for (k, a) in &dump.accounts {
-                accounts.insert(k.as_str(), encode(a).as_slice()).map_err(db)?;
+                accounts
+                    .insert(k.as_str(), encode(a).as_slice())
+                    .map_err(db)?;
             }
             let mut nicks = tx.open_table(NICKS).map_err(db)?;
             for (k, v) in &dump.nicks {
@@ -362,7 +367,9 @@ impl Store for RedbStore {
             }
             let mut channels = tx.open_table(CHANNELS).map_err(db)?;
             for (k, c) in &dump.channels {
-                channels.insert(k.as_str(), encode(c).as_slice()).map_err(db)?;
+                channels
+                    .insert(k.as_str(), encode(c).as_slice())
+                    .map_err(db)?;
             }
         }
         tx.commit().map_err(db)
@@ -443,7 +450,10 @@ mod tests {
         let other = RedbStore::open(&dir.path().join("copy.redb")).unwrap();
         other.import(&dump).unwrap();
         assert_eq!(other.export().unwrap(), dump);
-        assert!(!s.ungroup_nick("alice").unwrap(), "an account's own nick stays");
+        assert!(
+            !s.ungroup_nick("alice").unwrap(),
+            "an account's own nick stays"
+        );
         assert!(s.delete_account("alice").unwrap());
         assert_eq!(s.check().unwrap(), (0, 0, 0));
     }

@@ -23,7 +23,6 @@ use crate::proto::{
 /// A channel, shared by the registry and its members' channel lists.
 pub(crate) type ChannelRef = Arc<Mutex<Channel>>;
 
-
 #[derive(Debug)]
 pub(crate) struct Channel {
     /// The name as the creator spelled it.

@@ -30,8 +30,8 @@ mod idle;
 mod modes;
 mod monitor;
 mod registered;
-mod service;
 pub mod sendq;
+mod service;
 mod users;
 mod views;
 mod whowas;
@@ -51,11 +51,11 @@ use parking_lot::{Mutex, RwLock};
 
 pub use channel::{ChanModes, ListEntry, Topic};
 pub use channels::{Invited, JoinView, Joined};
-pub use service::MemberStatus;
 pub use client::{Client, ClientId, ClientRef, ClientSnapshot, UserModes};
 pub use events::{Delivery, Event, Verb};
 pub use modes::{ModeChange, ModeError, ModeOutcome};
 pub use registered::KeptChannel;
+pub use service::MemberStatus;
 pub use views::{ChannelCursor, ListRow, NamesView, WhoRow};
 pub use whowas::Whowas;
 

@@ -2,9 +2,7 @@
 //! parameter rules, all under one channel lock so that a change is atomic;
 //! the change that took effect is announced as one MODE event.
 
-use super::{
-    ClientId, ClientRef, Delivery, Event, Refusal, State, channel::ListEntry, unix_now,
-};
+use super::{ClientId, ClientRef, Delivery, Event, Refusal, State, channel::ListEntry, unix_now};
 use crate::{
     config::{format_duration, parse_duration},
     proto::{mask::normalize_mask, numerics::*},
@@ -105,10 +103,7 @@ impl State {
                         match (c.add, pos) {
                             (true, Some(_)) | (false, None) => false,
                             (true, None) if list.len() >= max => {
-                                errors.push(err(
-                                    ERR_BANLISTFULL,
-                                    &[&display, &c.mode.to_string()],
-                                ));
+                                errors.push(err(ERR_BANLISTFULL, &[&display, &c.mode.to_string()]));
                                 false
                             }
                             (true, None) => {

@@ -48,7 +48,10 @@ impl State {
         let mut ch = chan.lock();
         let display = ch.name.clone();
         let Some(m) = ch.members.get_mut(&target.id) else {
-            return Err(Refusal::new(ERR_USERNOTINCHANNEL, &[&target.nick(), &display]));
+            return Err(Refusal::new(
+                ERR_USERNOTINCHANNEL,
+                &[&target.nick(), &display],
+            ));
         };
         let flag = if mode == 'o' { &mut m.op } else { &mut m.voice };
         if std::mem::replace(flag, add) == add {
@@ -81,7 +84,10 @@ impl State {
             let mut ch = chan.lock();
             let display = ch.name.clone();
             if !ch.members.contains_key(&victim.id) {
-                return Err(Refusal::new(ERR_USERNOTINCHANNEL, &[&victim.nick(), &display]));
+                return Err(Refusal::new(
+                    ERR_USERNOTINCHANNEL,
+                    &[&victim.nick(), &display],
+                ));
             }
             let d = Delivery::new(
                 Event::Kicked {
@@ -123,7 +129,12 @@ impl State {
 
     /// A service invites `target` (ChanServ INVITE): a one-shot invitation
     /// past +i, +k, +l and bans, and the INVITE line to the target.
-    pub fn service_invite(&self, name: &str, target: &ClientRef, source: &str) -> Result<Delivery, Refusal> {
+    pub fn service_invite(
+        &self,
+        name: &str,
+        target: &ClientRef,
+        source: &str,
+    ) -> Result<Delivery, Refusal> {
         let chan = self
             .channel(name)
             .ok_or_else(|| Refusal::new(ERR_NOSUCHCHANNEL, &[name]))?;
@@ -215,5 +226,4 @@ impl State {
         let chan = self.channel(name)?;
         self.destroy_channel(&chan, |_| true, reason)
     }
-
 }

@@ -99,7 +99,9 @@ impl State {
         self.unregistered.fetch_sub(1, Ordering::Relaxed);
         let n = self.local_users();
         self.max_local.fetch_max(n, Ordering::Relaxed);
-        self.monitor_event(&nick, Some(prefix)).into_iter().collect()
+        self.monitor_event(&nick, Some(prefix))
+            .into_iter()
+            .collect()
     }
 
     /// Removes a client entirely: its nick, its memberships (empty channels

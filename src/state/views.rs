@@ -43,7 +43,8 @@ impl ChannelCursor {
     pub fn next_row(&mut self) -> Option<ListRow> {
         for chan in self.chans.by_ref() {
             let ch = chan.lock();
-            if ch.dead || (ch.modes.secret && !self.oper && !ch.members.contains_key(&self.viewer)) {
+            if ch.dead || (ch.modes.secret && !self.oper && !ch.members.contains_key(&self.viewer))
+            {
                 continue;
             }
             return Some(ListRow {
@@ -160,7 +161,12 @@ impl State {
 
     /// WHOIS 319: the target's channels with its prefix, hiding secret
     /// channels the viewer is not on (unless an operator).
-    pub fn whois_channels(&self, viewer: &ClientRef, target: &ClientRef, multi: bool) -> Vec<String> {
+    pub fn whois_channels(
+        &self,
+        viewer: &ClientRef,
+        target: &ClientRef,
+        multi: bool,
+    ) -> Vec<String> {
         let oper = viewer.is_oper();
         let chans: Vec<ChannelRef> = target.info().channels.values().cloned().collect();
         let mut out = Vec::new();
