@@ -8,6 +8,7 @@
 
 pub mod accounts;
 mod chanserv;
+mod chanserv_lists;
 mod nickserv;
 pub mod scram;
 pub mod store;
