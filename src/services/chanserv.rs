@@ -263,17 +263,25 @@ pub(super) fn has_flag(c: &mut dyn Caller, name: &str, flag: char) -> bool {
     false
 }
 
+/// The nick named after the channel, or the caller; tells it when the nick
+/// is not online.
+fn target_or_self(c: &mut dyn Caller, args: &[&str]) -> Option<crate::state::ClientRef> {
+    let Some(nick) = args.get(1) else {
+        return Some(c.client());
+    };
+    let found = c.state().find_nick(nick);
+    if found.is_none() {
+        c.notice(CS, &format!("{nick} is not online."));
+    }
+    found
+}
+
 fn status(c: &mut dyn Caller, args: &[&str], mode: char, add: bool) {
     let name = args[0];
     if !has_flag(c, name, mode) {
         return;
     }
-    let target = match args.get(1) {
-        Some(n) => c.state().find_nick(n),
-        None => Some(c.client()),
-    };
-    let Some(target) = target else {
-        c.notice(CS, &format!("{} is not online.", args[1]));
+    let Some(target) = target_or_self(c, args) else {
         return;
     };
     match c
@@ -425,12 +433,7 @@ fn invite(c: &mut dyn Caller, args: &[&str]) {
     if !has_flag(c, name, 'o') {
         return;
     }
-    let target = match args.get(1) {
-        Some(n) => c.state().find_nick(n),
-        None => Some(c.client()),
-    };
-    let Some(target) = target else {
-        c.notice(CS, &format!("{} is not online.", args[1]));
+    let Some(target) = target_or_self(c, args) else {
         return;
     };
     match c.state().service_invite(name, &target, &CS.prefix()) {
