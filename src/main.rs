@@ -169,10 +169,14 @@ fn store(path: Option<PathBuf>, action: StoreAction) -> ExitCode {
         }
     }
     match store.check() {
-        Ok((accounts, nicks, channels)) => {
+        Ok(n) => {
             println!(
-                "{}: ok: {accounts} account(s), {nicks} nick(s), {channels} channel registration(s)",
-                dir.join("accounts.redb").display()
+                "{}: ok: {} account(s), {} nick(s), {} certificate(s), {} channel registration(s)",
+                dir.join("accounts.redb").display(),
+                n.accounts,
+                n.nicks,
+                n.certs,
+                n.channels
             );
             ExitCode::SUCCESS
         }

@@ -450,6 +450,10 @@ async fn nothing_said_reaches_a_log_or_a_file() {
     e.expect("NOTICE").await;
     e.send(&format!("CS CLOSE #nowhere reason-{M}")).await;
     e.expect("NOTICE").await;
+    for cmd in ["RECOVER", "RELEASE", "GHOST"] {
+        e.send(&format!("NS {cmd} erin wrong-{M}")).await;
+        e.expect("NOTICE").await;
+    }
     e.send("QUIT").await;
     e.expect_closed().await;
     let payload = {

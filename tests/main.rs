@@ -12,5 +12,6 @@ mod ircv3;
 mod parser_vectors;
 mod robustness;
 mod services;
+mod services_nick;
 mod timers;
 mod websocket;

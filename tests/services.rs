@@ -113,7 +113,7 @@ async fn sasl_plain_and_pass_log_in_before_001() {
     assert!(
         ls.last()
             .split(' ')
-            .any(|t| t == "sasl=PLAIN,SCRAM-SHA-256"),
+            .any(|t| t == "sasl=PLAIN,EXTERNAL,SCRAM-SHA-256"),
         "{ls:?}"
     );
     c.send("CAP REQ :sasl").await;
@@ -295,6 +295,27 @@ async fn accounts_and_registrations_survive_a_restart() {
     assert_eq!((row.params[2].as_str(), row.last()), ("0", "a kept topic"));
     a.send("MODE #kept +E 1h").await;
     a.expect("442").await;
+    // A grouped nick, a certificate, ENFORCE, an access entry and an akick.
+    a.send("NICK gina_alt").await;
+    a.expect("NICK").await;
+    a.send("NS GROUP").await;
+    a.expect_match("grouped", |m| m.last().contains("is now a nick of gina"))
+        .await;
+    a.send(&format!("NS CERT ADD {}", "5a".repeat(32))).await;
+    a.expect_match("cert", |m| m.last().contains("added")).await;
+    a.send("NS SET ENFORCE ON").await;
+    a.expect_match("enforce", |m| m.last().contains("ENFORCE is on"))
+        .await;
+    let mut h = TestClient::connect(addr).await;
+    h.register("hank").await;
+    h.send("NS REGISTER pw-hank").await;
+    h.expect("900").await;
+    a.send("CS FLAGS #kept hank +V").await;
+    a.expect_match("flags", |m| m.last().contains("Flags of"))
+        .await;
+    a.send("CS AKICK #kept ADD spam*!*@* no spam").await;
+    a.expect_match("akick", |m| m.last().contains("AKICK list of #kept"))
+        .await;
     p.signal("-TERM");
     a.expect_closed().await;
     assert!(p.wait().success());
@@ -304,8 +325,9 @@ async fn accounts_and_registrations_survive_a_restart() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("1 account"),
+        said.contains("2 account(s), 3 nick(s), 1 certificate(s), 1 channel"),
         "{out:?}"
     );
     // Same folder, new process.
@@ -314,8 +336,25 @@ async fn accounts_and_registrations_survive_a_restart() {
     b.register("gina").await;
     b.send("NS IDENTIFY pw-gina").await;
     b.expect("900").await;
+    b.sync().await;
     b.send("CS INFO #kept").await;
     b.expect_match("founder", |m| m.last() == "Founder: gina")
+        .await;
+    b.send("NS INFO gina_alt").await;
+    b.expect_match("grouped nick", |m| m.last() == "Information on gina:")
+        .await;
+    b.expect_match("enforce", |m| {
+        m.last().contains("Certificates: 1; ENFORCE: on")
+    })
+    .await;
+    b.send("NS CERT LIST").await;
+    b.expect_match("cert", |m| m.last() == "5a".repeat(32))
+        .await;
+    b.send("CS FLAGS #kept").await;
+    b.expect_match("access", |m| m.last().contains("hank +V"))
+        .await;
+    b.send("CS AKICK #kept LIST").await;
+    b.expect_match("akick", |m| m.last().contains("spam*!*@*"))
         .await;
     // The channel is back as it was kept: topic, key, ban; the founder gets ops.
     b.send("TOPIC #kept").await;
@@ -575,7 +614,8 @@ async fn login_tokens_from_mktoken() {
     c.send("CAP LS 302").await;
     let ls = c.expect("CAP").await;
     assert!(
-        ls.last().contains("sasl=PLAIN,SCRAM-SHA-256,IRCV3BEARER"),
+        ls.last()
+            .contains("sasl=PLAIN,EXTERNAL,SCRAM-SHA-256,IRCV3BEARER"),
         "{ls:?}"
     );
     c.send("CAP REQ :sasl").await;

@@ -53,6 +53,9 @@ pub trait Control: Send + Sync {
     fn rehash(&self) -> Result<(), String>;
     /// The account store and its rules, when services are on.
     fn accounts(&self) -> Option<Arc<crate::services::Accounts>>;
+    /// Runs `work` after `delay` (not at all if the server shuts down
+    /// first) and delivers what it returns: services' timers (SET ENFORCE).
+    fn after(self: Arc<Self>, delay: std::time::Duration, work: crate::services::Later);
 }
 
 /// The continuation of a [`Job`], run with a fresh `Ctx` once it is done.

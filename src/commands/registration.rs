@@ -50,6 +50,13 @@ pub fn nick(ctx: &mut Ctx, msg: &Message) {
     if client.nick() == new {
         return;
     }
+    // A nick NickServ holds for its owner after renaming an impostor.
+    if let Some(acc) = ctx.control.accounts()
+        && crate::services::nick_held(ctx.state, &acc, &client, new)
+    {
+        ctx.reply(ERR_NICKNAMEINUSE, &[new]);
+        return;
+    }
     match ctx.state.change_nick(&client, new) {
         Err(r) => ctx.refuse(&r),
         Ok(_) if !ctx.session.registered => {
@@ -60,6 +67,7 @@ pub fn nick(ctx: &mut Ctx, msg: &Message) {
             for d in deliveries {
                 ctx.deliver(d);
             }
+            crate::services::on_nick(ctx);
         }
     }
 }
@@ -224,6 +232,7 @@ fn welcome(ctx: &mut Ctx) {
     for d in online {
         ctx.deliver(d);
     }
+    crate::services::on_nick(ctx);
 }
 
 pub const USER_MODES: &str = "BRiow";

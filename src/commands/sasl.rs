@@ -1,4 +1,6 @@
-//! SASL (IRCv3): AUTHENTICATE with PLAIN, before or after registration;
+//! SASL (IRCv3): AUTHENTICATE with PLAIN, EXTERNAL (the TLS client
+//! certificate's fingerprint, registered with NickServ CERT ADD),
+//! SCRAM-SHA-256 and IRCV3BEARER, before or after registration;
 //! 900/903 on success, 902-908 for every failure. Payloads come in base64
 //! chunks of 400 bytes ("+" for an empty one); the password is checked in a
 //! blocking job, throttled like NickServ IDENTIFY, and never logged.
@@ -16,15 +18,16 @@ use super::Ctx;
 /// only where login tokens are configured.
 pub fn mechanisms(config: &crate::config::Config) -> &'static str {
     if config.tokens.is_some() {
-        "PLAIN,SCRAM-SHA-256,IRCV3BEARER"
+        "PLAIN,EXTERNAL,SCRAM-SHA-256,IRCV3BEARER"
     } else {
-        "PLAIN,SCRAM-SHA-256"
+        "PLAIN,EXTERNAL,SCRAM-SHA-256"
     }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mechanism {
     Plain,
+    External,
     Scram,
     Bearer,
 }
@@ -65,6 +68,7 @@ pub fn authenticate(ctx: &mut Ctx, msg: &Message) {
     let Some(ex) = ctx.session.sasl.as_mut() else {
         let mechanism = match arg.to_ascii_uppercase().as_str() {
             "PLAIN" => Some(Mechanism::Plain),
+            "EXTERNAL" => Some(Mechanism::External),
             "SCRAM-SHA-256" => Some(Mechanism::Scram),
             "IRCV3BEARER" if ctx.config.tokens.is_some() => Some(Mechanism::Bearer),
             _ => None,
@@ -113,6 +117,9 @@ pub fn authenticate(ctx: &mut Ctx, msg: &Message) {
     if ex.mechanism == Mechanism::Scram {
         ex.buf = zeroize::Zeroizing::new(String::new());
         return scram_step(ctx, ex, &raw, accounts);
+    }
+    if ex.mechanism == Mechanism::External {
+        return external(ctx, &raw, accounts);
     }
     let mut parts = raw.split(|&b| b == 0);
     let (Some(authzid), Some(authcid), Some(password), None) =
@@ -238,4 +245,28 @@ fn scram_step(
             }
         },
     }
+}
+
+/// EXTERNAL: the payload is an authorization identity or empty; the account
+/// is the one the client certificate's fingerprint is registered to.
+fn external(ctx: &mut Ctx, raw: &[u8], accounts: std::sync::Arc<crate::services::Accounts>) {
+    let (Ok(authzid), Some(fp)) = (std::str::from_utf8(raw), ctx.client().certfp()) else {
+        return fail(ctx);
+    };
+    let authzid = authzid.to_string();
+    job(
+        ctx,
+        move || {
+            let owner = accounts.cert_owner(&fp)?;
+            let wanted = accounts.nick_owner(&authzid);
+            (authzid.is_empty() || wanted.is_some_and(|w| w == owner)).then_some(owner)
+        },
+        |c, owner| match owner {
+            Some(name) => {
+                services::log_in(c, &name);
+                c.numeric(RPL_SASLSUCCESS, &[]);
+            }
+            None => c.numeric(ERR_SASLFAIL, &[]),
+        },
+    );
 }

@@ -58,6 +58,10 @@ impl Caller for Ctx<'_> {
         self.out.push(line);
     }
 
+    fn after(&mut self, delay: std::time::Duration, work: services::Later) {
+        self.control.clone().after(delay, work);
+    }
+
     fn blocking(
         &mut self,
         work: Box<dyn FnOnce() -> Done + Send>,

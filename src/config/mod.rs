@@ -200,6 +200,8 @@ pub struct Services {
     pub bcrypt_cost: u32,
     pub max_failures: u32,
     pub failure_window: Duration,
+    pub enforce_grace: Duration,
+    pub enforce_hold: Duration,
 }
 
 #[derive(Clone)]

@@ -228,6 +228,10 @@ pub struct RawServices {
     /// before further attempts are refused without checking.
     pub max_failures: u32,
     pub failure_window: String,
+    /// SET ENFORCE: how long an unidentified user of a protected nick has
+    /// before being renamed, and how long the nick is held after.
+    pub enforce_grace: String,
+    pub enforce_hold: String,
 }
 
 impl Default for RawServices {
@@ -237,6 +241,8 @@ impl Default for RawServices {
             bcrypt_cost: 12,
             max_failures: 5,
             failure_window: "60s".into(),
+            enforce_grace: "30s".into(),
+            enforce_hold: "60s".into(),
         }
     }
 }

@@ -279,7 +279,29 @@ pub(super) fn validate(raw: RawConfig, path: Option<&Path>) -> Result<Config, Co
             sv.max_failures
         ));
     }
+    let bounded =
+        |errs: &mut Vec<String>, key: &str, text: &str, min: u64, max: u64| match parse_duration(
+            text,
+        ) {
+            Ok(d) if (min..=max).contains(&d.as_secs()) => d,
+            Ok(_) => {
+                errs.push(format!(
+                    "services.{key}: must be between {} and {}",
+                    format_duration(Duration::from_secs(min)),
+                    format_duration(Duration::from_secs(max))
+                ));
+                Duration::from_secs(min)
+            }
+            Err(e) => {
+                errs.push(format!("services.{key}: {e}"));
+                Duration::from_secs(min)
+            }
+        };
+    let enforce_grace = bounded(&mut errs, "enforce_grace", &sv.enforce_grace, 5, 3600);
+    let enforce_hold = bounded(&mut errs, "enforce_hold", &sv.enforce_hold, 0, 86_400);
     let services = Services {
+        enforce_grace,
+        enforce_hold,
         enabled: sv.enabled,
         bcrypt_cost: sv.bcrypt_cost,
         max_failures: sv.max_failures,

@@ -173,7 +173,7 @@ async fn start<R: LineReader, W: LineWriter>(
         }
     };
     let rd = Pushback { first, inner: rd };
-    session::serve(rd, wr, peer, tls, host, counted, shared).await;
+    session::serve(rd, wr, peer, tls, host, counted, shared, None).await;
 }
 
 /// Tells a refused client why, in one ERROR line, over its own transport.

@@ -46,6 +46,21 @@ impl Control for Shared {
     fn accounts(&self) -> Option<Arc<crate::services::Accounts>> {
         self.accounts.clone()
     }
+
+    fn after(self: Arc<Self>, delay: Duration, work: crate::services::Later) {
+        let shared = self.clone();
+        self.tracker.spawn(async move {
+            tokio::select! {
+                _ = shared.shutdown.cancelled() => return,
+                _ = tokio::time::sleep(delay) => {}
+            }
+            let deliveries = work(&shared.state);
+            let server = shared.state.config().server.name.clone();
+            for d in &deliveries {
+                deliver::deliver(&server, d, None);
+            }
+        });
+    }
 }
 
 impl Shared {
@@ -299,9 +314,9 @@ async fn accept_loop(listener: TcpListener, index: usize, special: bool, shared:
                 match kind {
                     Kind::Plain => {
                         let (rd, wr) = transport::stream(stream);
-                        shared
-                            .tracker
-                            .spawn(session::serve(rd, wr, peer, false, None, counted, shared2));
+                        shared.tracker.spawn(session::serve(
+                            rd, wr, peer, false, None, counted, shared2, None,
+                        ));
                     }
                     Kind::Tls(cfg) => {
                         shared
@@ -336,8 +351,14 @@ async fn serve_tls(
     let acceptor = TlsAcceptor::from(cfg);
     match tokio::time::timeout(Duration::from_secs(15), acceptor.accept(stream)).await {
         Ok(Ok(s)) => {
+            let certfp = s
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(|c| tls::fingerprint(c));
             let (rd, wr) = transport::stream(s);
-            return session::serve(rd, wr, peer, true, None, counted, shared).await;
+            return session::serve(rd, wr, peer, true, None, counted, shared, certfp).await;
         }
         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),

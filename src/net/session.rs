@@ -92,7 +92,9 @@ impl Drop for Teardown {
 /// Serves one admitted connection over a line transport; `counted` is the
 /// per-address key that [`State::admit`] counted it under, released at the
 /// end. `peer` is the client's own address (a proxy's or gateway's word for
-/// it where one is trusted), `host` a hostname a WEBIRC gateway gave.
+/// it where one is trusted), `host` a hostname a WEBIRC gateway gave,
+/// `certfp` the fingerprint of the client's TLS certificate.
+#[allow(clippy::too_many_arguments)]
 pub async fn serve<R: LineReader, W: LineWriter>(
     mut reader: R,
     writer: W,
@@ -101,11 +103,15 @@ pub async fn serve<R: LineReader, W: LineWriter>(
     host: Option<String>,
     counted: Option<IpAddr>,
     shared: Arc<Shared>,
+    certfp: Option<String>,
 ) {
     let state = &shared.state;
     let client = state.add_client(peer.ip(), tls);
     if let Some(host) = host {
         state.set_gateway_host(&client, &host);
+    }
+    if let Some(fp) = certfp {
+        state.set_certfp(&client, fp);
     }
     tracing::info!(client = client.id, %peer, tls, "connected");
     let mut teardown = Teardown {

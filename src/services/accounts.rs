@@ -14,6 +14,17 @@ use crate::{config::Config, proto::Casemapping, state::unix_now};
 /// bcrypt reads at most 72 bytes; a longer password is refused, not cut.
 pub const MAX_PASSWORD: usize = 72;
 
+/// Certificates one account may register (CERT ADD).
+pub const MAX_CERTS: usize = 10;
+
+/// A SHA-256 fingerprint as users paste it (any case, colons or not), as
+/// stored: 64 lowercase hex digits. None when it is not one.
+pub fn normalize_fingerprint(fp: &str) -> Option<String> {
+    let hex: String = fp.chars().filter(|&c| c != ':').collect();
+    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| hex.to_ascii_lowercase())
+}
+
 /// A bcrypt hash nobody knows the password of, so that checking an unknown
 /// account takes as long as a known one.
 static DUMMY: std::sync::LazyLock<String> =
@@ -23,6 +34,8 @@ pub struct Accounts {
     store: Arc<dyn Store>,
     casemap: Casemapping,
     failures: Mutex<HashMap<String, Window>>,
+    /// Nick protection in progress (SET ENFORCE, RECOVER, RELEASE).
+    pub protect: super::enforce::Protection,
 }
 
 struct Window {
@@ -48,6 +61,7 @@ impl Accounts {
             store: Arc::new(store),
             casemap,
             failures: Mutex::default(),
+            protect: Default::default(),
         })
     }
 
@@ -131,6 +145,7 @@ impl Accounts {
             registered: unix_now(),
             email,
             scram: Some(super::scram::verifier(password)),
+            enforce: false,
         };
         self.store.create_account(&self.fold(name), &account)
     }
@@ -189,8 +204,7 @@ impl Accounts {
                     // Not a bcrypt hash: no password ever matches it.
                     hash: "*".into(),
                     registered: unix_now(),
-                    email: None,
-                    scram: None,
+                    ..Account::default()
                 };
                 match self.store.create_account(&self.fold(&sub), &account) {
                     Ok(()) | Err(StoreError::Exists) => Ok(sub),
@@ -241,6 +255,8 @@ impl Accounts {
                 akick: Vec::new(),
                 kept: None,
                 entry_message: None,
+                keep_topic: true,
+                restricted: false,
             },
         )
     }
@@ -265,7 +281,12 @@ impl Accounts {
     pub fn save_kept(&self, name: &str, kept: Option<crate::state::KeptChannel>) -> bool {
         match self.channel(name) {
             Some(mut reg) => {
-                reg.kept = kept;
+                reg.kept = kept.map(|mut k| {
+                    if !reg.keep_topic {
+                        k.topic = None;
+                    }
+                    k
+                });
                 self.put_channel(&reg)
             }
             None => false,
@@ -283,6 +304,40 @@ impl Accounts {
 
     pub fn ungroup(&self, nick: &str) -> bool {
         self.store.ungroup_nick(&self.fold(nick)).unwrap_or(false)
+    }
+
+    /// CERT ADD (blocking): Exists when the fingerprint is registered.
+    pub fn add_cert(&self, account: &str, fp: &str) -> Result<(), StoreError> {
+        self.store.add_cert(fp, &self.fold(account))
+    }
+
+    /// CERT DEL (blocking): false unless `account` had it.
+    pub fn remove_cert(&self, account: &str, fp: &str) -> bool {
+        self.store
+            .remove_cert(fp, &self.fold(account))
+            .unwrap_or(false)
+    }
+
+    pub fn certs_of(&self, account: &str) -> Vec<String> {
+        self.store.certs_of(&self.fold(account)).unwrap_or_default()
+    }
+
+    /// The account a certificate fingerprint is registered to, as
+    /// registered (SASL EXTERNAL).
+    pub fn cert_owner(&self, fp: &str) -> Option<String> {
+        let owner = self.store.cert_owner(fp).ok().flatten()?;
+        self.store.account(&owner).ok().flatten().map(|a| a.name)
+    }
+
+    /// SET ENFORCE (blocking).
+    pub fn set_enforce(&self, account: &str, on: bool) -> Result<(), StoreError> {
+        let key = self.fold(account);
+        let mut a = self
+            .store
+            .account(&key)?
+            .ok_or_else(|| StoreError::Db("no such account".into()))?;
+        a.enforce = on;
+        self.store.put_account(&key, &a)
     }
 
     pub fn nicks_of(&self, account: &str) -> Vec<String> {

@@ -123,8 +123,10 @@ pub static COMMANDS: &[Command] = &[
     },
     Command {
         name: "SET",
-        syntax: "SET <#channel> DESCRIPTION|ENTRYMSG [<text>]",
-        help: "Sets the description INFO shows, or the entry message sent to whoever joins.",
+        syntax: "SET <#channel> DESCRIPTION|ENTRYMSG [<text>] | SET <#channel> KEEPTOPIC|RESTRICTED ON|OFF",
+        help: "Sets the description INFO shows, the entry message sent to whoever joins, \
+               KEEPTOPIC (the topic is stored and survives a restart; off: no topic text is \
+               stored) or RESTRICTED (whoever is not on the access list is kicked on join).",
         min_params: 2,
         needs_login: true,
         handler: set,
@@ -212,6 +214,15 @@ fn info(c: &mut dyn Caller, args: &[&str]) {
     if let Some(d) = &reg.description {
         c.notice(CS, &format!("Description: {d}"));
     }
+    let on = |b: bool| if b { "on" } else { "off" };
+    c.notice(
+        CS,
+        &format!(
+            "KEEPTOPIC: {}; RESTRICTED: {}",
+            on(reg.keep_topic),
+            on(reg.restricted)
+        ),
+    );
     c.notice(CS, "End of information.");
 }
 
@@ -360,6 +371,20 @@ pub fn on_join(c: &mut dyn Caller, name: &str) {
     if lists::akick_one(c, name, &me) {
         return;
     }
+    if acc.channel(name).is_some_and(|r| r.restricted) {
+        let allowed = me.is_oper()
+            || me
+                .snapshot()
+                .account
+                .is_some_and(|a| !acc.flags(name, &a).is_empty());
+        if !allowed {
+            let reason = "This channel is restricted to its access list.";
+            if let Ok(d) = c.state().service_kick(name, &me, reason, &CS.prefix()) {
+                c.deliver(d);
+            }
+            return;
+        }
+    }
     if let Some(msg) = acc.channel(name).and_then(|r| r.entry_message) {
         c.notice(CS, &format!("[{name}] {msg}"));
     }
@@ -461,11 +486,33 @@ fn set(c: &mut dyn Caller, args: &[&str]) {
     let text = (args.len() > 2)
         .then(|| crate::proto::line::truncate(&args[2..].join(" "), 300).to_string());
     let what = args[1].to_ascii_uppercase();
+    let on = || match args.get(2).map(|v| v.to_ascii_uppercase()).as_deref() {
+        Some("ON") => Some(true),
+        Some("OFF") => Some(false),
+        _ => None,
+    };
     match what.as_str() {
         "DESCRIPTION" => reg.description = text,
         "ENTRYMSG" => reg.entry_message = text,
+        "KEEPTOPIC" | "RESTRICTED" => {
+            let Some(on) = on() else {
+                c.notice(CS, &format!("Syntax: SET {name} {what} ON|OFF"));
+                return;
+            };
+            if what == "RESTRICTED" {
+                reg.restricted = on;
+            } else {
+                reg.keep_topic = on;
+                if let Some(k) = reg.kept.as_mut().filter(|_| !on) {
+                    k.topic = None;
+                }
+            }
+        }
         _ => {
-            c.notice(CS, "Unknown setting: DESCRIPTION or ENTRYMSG.");
+            c.notice(
+                CS,
+                "Unknown setting: DESCRIPTION, ENTRYMSG, KEEPTOPIC or RESTRICTED.",
+            );
             return;
         }
     }

@@ -9,6 +9,7 @@
 pub mod accounts;
 mod chanserv;
 mod chanserv_lists;
+mod enforce;
 mod nickserv;
 pub mod scram;
 pub mod store;
@@ -18,6 +19,7 @@ use std::{any::Any, sync::Arc};
 
 pub use accounts::Accounts;
 pub use chanserv::{on_join, persist as persist_channel};
+pub use enforce::{held as nick_held, on_nick};
 pub use nickserv::log_in;
 
 use crate::{
@@ -65,6 +67,11 @@ impl Service {
 /// The result of a blocking job, handed to its continuation.
 pub type Done = Box<dyn Any + Send>;
 
+/// Work a service schedules for later ([`Caller::after`]): it reads and
+/// changes State and returns what to deliver. Whoever it concerns must be
+/// among each delivery's recipients: there is no actor then.
+pub type Later = Box<dyn FnOnce(&State) -> Vec<Delivery> + Send>;
+
 /// What a service command works with; implemented by the command context.
 pub trait Caller {
     fn state(&self) -> &State;
@@ -79,6 +86,8 @@ pub trait Caller {
     /// A line from the server to the caller: `words` then the trailing
     /// `text` (`REGISTER SUCCESS <account> :...`, `FAIL ...`).
     fn raw_line(&mut self, words: &[&str], text: &str);
+    /// Runs `work` after `delay` and delivers what it returns.
+    fn after(&mut self, delay: std::time::Duration, work: Later);
     /// Runs `work` off the async threads, then `then` with its result.
     fn blocking(
         &mut self,

@@ -1,6 +1,7 @@
-//! NickServ: accounts. REGISTER, IDENTIFY, LOGOUT, INFO, DROP, SET PASSWORD,
-//! GHOST (Atheme/Anope names). Passwords are checked and hashed in blocking
-//! jobs; wrong ones are throttled before any hashing.
+//! NickServ: accounts. REGISTER, IDENTIFY, LOGOUT, INFO, DROP, SET, GROUP,
+//! UNGROUP, GHOST, CERT (Atheme/Anope names); RECOVER, RELEASE and SET
+//! ENFORCE are in `enforce.rs`. Passwords are checked and hashed in
+//! blocking jobs; wrong ones are throttled before any hashing.
 
 use super::{
     Caller, Command, Service,
@@ -55,8 +56,9 @@ pub static COMMANDS: &[Command] = &[
     },
     Command {
         name: "SET",
-        syntax: "SET PASSWORD <new password>",
-        help: "Changes a setting of your account: PASSWORD.",
+        syntax: "SET PASSWORD <new password> | SET ENFORCE ON|OFF",
+        help: "Changes a setting of your account: PASSWORD, or ENFORCE (whoever uses one of \
+               your nicks without identifying is renamed after a grace period).",
         min_params: 2,
         needs_login: true,
         handler: set,
@@ -84,6 +86,32 @@ pub static COMMANDS: &[Command] = &[
         min_params: 1,
         needs_login: false,
         handler: ghost,
+    },
+    Command {
+        name: "RECOVER",
+        syntax: "RECOVER <nick> [<password>]",
+        help: "Renames whoever uses a nick of your account to a guest nick and gives you \
+               the nick (with the password, you are logged in too).",
+        min_params: 1,
+        needs_login: false,
+        handler: super::enforce::recover,
+    },
+    Command {
+        name: "RELEASE",
+        syntax: "RELEASE <nick> [<password>]",
+        help: "Frees a nick of your account that services hold after renaming its user.",
+        min_params: 1,
+        needs_login: false,
+        handler: super::enforce::release,
+    },
+    Command {
+        name: "CERT",
+        syntax: "CERT LIST | CERT ADD [<fingerprint>] | CERT DEL <fingerprint>",
+        help: "Manages the TLS client certificates (SHA-256 fingerprints) that log you in \
+               with SASL EXTERNAL. ADD without a fingerprint adds the one you connected with.",
+        min_params: 1,
+        needs_login: true,
+        handler: cert,
     },
 ];
 
@@ -210,6 +238,7 @@ fn logout(c: &mut dyn Caller, _args: &[&str]) {
     let prefix = client.prefix();
     c.numeric(RPL_LOGGEDOUT, &[&prefix, "You are now logged out"]);
     c.notice(NS, "You are now logged out.");
+    super::enforce::on_nick(c);
 }
 
 // INFO [<nick>]
@@ -241,10 +270,11 @@ fn info(c: &mut dyn Caller, args: &[&str]) {
         if let Some(e) = &a.email {
             c.notice(NS, &format!("Email: {e}"));
         }
-    }
-    if mine || me.modes.oper {
         let nicks = accounts(c).nicks_of(&a.name);
         c.notice(NS, &format!("Nicks: {}", nicks.join(" ")));
+        let certs = accounts(c).certs_of(&a.name).len();
+        let enforce = if a.enforce { "on" } else { "off" };
+        c.notice(NS, &format!("Certificates: {certs}; ENFORCE: {enforce}"));
     }
     let online = c.state().find_nick(&a.name).filter(|h| {
         h.snapshot()
@@ -283,10 +313,16 @@ fn drop_account(c: &mut dyn Caller, args: &[&str]) {
     );
 }
 
-// SET PASSWORD <new>
+// SET PASSWORD <new> | SET ENFORCE ON|OFF
 fn set(c: &mut dyn Caller, args: &[&str]) {
+    if args[0].eq_ignore_ascii_case("ENFORCE") {
+        return super::enforce::set_enforce(c, args[1]);
+    }
     if !args[0].eq_ignore_ascii_case("PASSWORD") {
-        c.notice(NS, "Unknown setting. Syntax: SET PASSWORD <new password>");
+        c.notice(
+            NS,
+            "Unknown setting. Syntax: SET PASSWORD <new password> | SET ENFORCE ON|OFF",
+        );
         return;
     }
     let Some(account) = c.client().snapshot().account else {
@@ -397,6 +433,86 @@ fn ungroup(c: &mut dyn Caller, args: &[&str]) {
                 NS,
                 "An account's own name cannot be ungrouped; DROP the account instead.",
             ),
+        },
+    );
+}
+
+// CERT LIST | CERT ADD [<fingerprint>] | CERT DEL <fingerprint>
+fn cert(c: &mut dyn Caller, args: &[&str]) {
+    use super::accounts::{MAX_CERTS, normalize_fingerprint};
+    let client = c.client();
+    let Some(account) = client.snapshot().account else {
+        return;
+    };
+    let acc = accounts(c);
+    let sub = args[0].to_ascii_uppercase();
+    if sub == "LIST" {
+        let certs = acc.certs_of(&account);
+        c.notice(NS, &format!("Certificates of {account}: {}", certs.len()));
+        for fp in certs {
+            c.notice(NS, &fp);
+        }
+        return;
+    }
+    if sub != "ADD" && sub != "DEL" {
+        c.notice(
+            NS,
+            "Syntax: CERT LIST | CERT ADD [<fingerprint>] | CERT DEL <fingerprint>",
+        );
+        return;
+    }
+    let given = match (args.get(1), sub.as_str()) {
+        (Some(fp), _) => fp.to_string(),
+        (None, "ADD") => match client.certfp() {
+            Some(fp) => fp,
+            None => {
+                c.notice(
+                    NS,
+                    "You are not using a TLS client certificate: CERT ADD <fingerprint>.",
+                );
+                return;
+            }
+        },
+        (None, _) => {
+            c.notice(NS, "Syntax: CERT DEL <fingerprint>");
+            return;
+        }
+    };
+    let Some(fp) = normalize_fingerprint(&given) else {
+        c.notice(
+            NS,
+            "That is not a SHA-256 fingerprint (64 hexadecimal digits, colons allowed).",
+        );
+        return;
+    };
+    if sub == "DEL" {
+        job(
+            c,
+            move || acc.remove_cert(&account, &fp).then_some(fp),
+            |c, r| match r {
+                Some(fp) => c.notice(NS, &format!("Certificate {fp} removed.")),
+                None => c.notice(NS, "That certificate is not on your account."),
+            },
+        );
+        return;
+    }
+    if acc.certs_of(&account).len() >= MAX_CERTS {
+        c.notice(
+            NS,
+            &format!("Your account has {MAX_CERTS} certificates, the most it may have."),
+        );
+        return;
+    }
+    job(
+        c,
+        move || acc.add_cert(&account, &fp).map(|_| fp),
+        |c, r| match r {
+            Ok(fp) => c.notice(
+                NS,
+                &format!("Certificate {fp} added: SASL EXTERNAL logs you in with it."),
+            ),
+            Err(StoreError::Exists) => c.notice(NS, "That certificate is already registered."),
+            Err(_) => c.notice(NS, "The certificate could not be stored; try again later."),
         },
     );
 }

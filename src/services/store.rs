@@ -1,5 +1,5 @@
 //! The account store: accounts (a bcrypt hash, never a password), grouped
-//! nicks and channel registrations, behind [`Store`], so that a shared
+//! nicks, TLS certificate fingerprints and channel registrations, behind [`Store`], so that a shared
 //! database can stand in later. [`RedbStore`] keeps them in one redb file in
 //! data_dir: ACID, fsync on every commit, so an acknowledged registration
 //! survives a crash. Nothing a user said is stored; the only free text is
@@ -21,8 +21,11 @@ const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
 const NICKS: TableDefinition<&str, &str> = TableDefinition::new("nicks");
 /// Casefolded channel name -> ChannelRegistration (JSON).
 const CHANNELS: TableDefinition<&str, &[u8]> = TableDefinition::new("channels");
+/// SHA-256 certificate fingerprint (lowercase hex) -> casefolded account
+/// name (NickServ CERT ADD, SASL EXTERNAL).
+const CERTS: TableDefinition<&str, &str> = TableDefinition::new("certs");
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Account {
     /// As registered (the nick of the time).
     pub name: String,
@@ -35,6 +38,10 @@ pub struct Account {
     /// The SCRAM-SHA-256 verifier (never the password).
     #[serde(default)]
     pub scram: Option<super::scram::Verifier>,
+    /// SET ENFORCE: a connection that takes one of the account's nicks
+    /// without logging in is renamed after a grace period.
+    #[serde(default)]
+    pub enforce: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -58,6 +65,17 @@ pub struct ChannelRegistration {
     /// Sent as a NOTICE from ChanServ to whoever joins (SET ENTRYMSG).
     #[serde(default)]
     pub entry_message: Option<String>,
+    /// SET KEEPTOPIC: the topic is written to the store with the modes, so
+    /// that it survives a restart. Off: no topic text is ever stored.
+    #[serde(default = "yes")]
+    pub keep_topic: bool,
+    /// SET RESTRICTED: only accounts on the access list may stay on join.
+    #[serde(default)]
+    pub restricted: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -83,6 +101,17 @@ pub struct Dump {
     pub accounts: Vec<(String, Account)>,
     pub nicks: Vec<(String, String)>,
     pub channels: Vec<(String, ChannelRegistration)>,
+    #[serde(default)]
+    pub certs: Vec<(String, String)>,
+}
+
+/// What `ircd store check` read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub accounts: usize,
+    pub nicks: usize,
+    pub certs: usize,
+    pub channels: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -122,9 +151,15 @@ pub trait Store: Send + Sync {
     fn ungroup_nick(&self, nick: &str) -> Result<bool, StoreError>;
     /// The nicks of an account, its own name included.
     fn nicks_of(&self, owner: &str) -> Result<Vec<String>, StoreError>;
-    /// Reads every record (`ircd store check`): the counts of accounts,
-    /// nicks and channels.
-    fn check(&self) -> Result<(usize, usize, usize), StoreError>;
+    /// Registers a certificate fingerprint to an account; Exists when it
+    /// is registered (to any account).
+    fn add_cert(&self, fp: &str, owner: &str) -> Result<(), StoreError>;
+    fn remove_cert(&self, fp: &str, owner: &str) -> Result<bool, StoreError>;
+    fn cert_owner(&self, fp: &str) -> Result<Option<String>, StoreError>;
+    fn certs_of(&self, owner: &str) -> Result<Vec<String>, StoreError>;
+    /// Reads every record and checks that each reference resolves (`ircd
+    /// store check`).
+    fn check(&self) -> Result<Counts, StoreError>;
     fn export(&self) -> Result<Dump, StoreError>;
     /// Writes every record of `dump` (one transaction), over what exists.
     fn import(&self, dump: &Dump) -> Result<(), StoreError>;
@@ -154,6 +189,7 @@ impl RedbStore {
             tx.open_table(ACCOUNTS).map_err(db)?;
             tx.open_table(NICKS).map_err(db)?;
             tx.open_table(CHANNELS).map_err(db)?;
+            tx.open_table(CERTS).map_err(db)?;
         }
         tx.commit().map_err(db)?;
         Ok(RedbStore { db: database })
@@ -232,6 +268,17 @@ impl Store for RedbStore {
                 .collect();
             for c in founded {
                 channels.remove(c.as_str()).map_err(db)?;
+            }
+            let mut certs = tx.open_table(CERTS).map_err(db)?;
+            let its: Vec<String> = certs
+                .iter()
+                .map_err(db)?
+                .filter_map(Result::ok)
+                .filter(|(_, v)| v.value() == key)
+                .map(|(k, _)| k.value().to_string())
+                .collect();
+            for fp in its {
+                certs.remove(fp.as_str()).map_err(db)?;
             }
         }
         tx.commit().map_err(db)?;
@@ -325,6 +372,51 @@ impl Store for RedbStore {
         Ok(out)
     }
 
+    fn add_cert(&self, fp: &str, owner: &str) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(db)?;
+        {
+            let mut certs = tx.open_table(CERTS).map_err(db)?;
+            if certs.get(fp).map_err(db)?.is_some() {
+                return Err(StoreError::Exists);
+            }
+            certs.insert(fp, owner).map_err(db)?;
+        }
+        tx.commit().map_err(db)
+    }
+
+    fn remove_cert(&self, fp: &str, owner: &str) -> Result<bool, StoreError> {
+        let tx = self.db.begin_write().map_err(db)?;
+        let removed = {
+            let mut certs = tx.open_table(CERTS).map_err(db)?;
+            let mine = certs
+                .get(fp)
+                .map_err(db)?
+                .is_some_and(|v| v.value() == owner);
+            mine && certs.remove(fp).map_err(db)?.is_some()
+        };
+        tx.commit().map_err(db)?;
+        Ok(removed)
+    }
+
+    fn cert_owner(&self, fp: &str) -> Result<Option<String>, StoreError> {
+        let tx = self.db.begin_read().map_err(db)?;
+        let t = tx.open_table(CERTS).map_err(db)?;
+        Ok(t.get(fp).map_err(db)?.map(|v| v.value().to_string()))
+    }
+
+    fn certs_of(&self, owner: &str) -> Result<Vec<String>, StoreError> {
+        let tx = self.db.begin_read().map_err(db)?;
+        let t = tx.open_table(CERTS).map_err(db)?;
+        let mut out = Vec::new();
+        for r in t.iter().map_err(db)? {
+            let (k, v) = r.map_err(db)?;
+            if v.value() == owner {
+                out.push(k.value().to_string());
+            }
+        }
+        Ok(out)
+    }
+
     fn export(&self) -> Result<Dump, StoreError> {
         let tx = self.db.begin_read().map_err(db)?;
         let mut dump = Dump {
@@ -345,6 +437,11 @@ impl Store for RedbStore {
             let (k, v) = r.map_err(db)?;
             dump.channels
                 .push((k.value().to_string(), decode(v.value())?));
+        }
+        for r in tx.open_table(CERTS).map_err(db)?.iter().map_err(db)? {
+            let (k, v) = r.map_err(db)?;
+            dump.certs
+                .push((k.value().to_string(), v.value().to_string()));
         }
         Ok(dump)
     }
@@ -371,11 +468,15 @@ impl Store for RedbStore {
                     .insert(k.as_str(), encode(c).as_slice())
                     .map_err(db)?;
             }
+            let mut certs = tx.open_table(CERTS).map_err(db)?;
+            for (k, v) in &dump.certs {
+                certs.insert(k.as_str(), v.as_str()).map_err(db)?;
+            }
         }
         tx.commit().map_err(db)
     }
 
-    fn check(&self) -> Result<(usize, usize, usize), StoreError> {
+    fn check(&self) -> Result<Counts, StoreError> {
         let tx = self.db.begin_read().map_err(db)?;
         let accounts = tx.open_table(ACCOUNTS).map_err(db)?;
         let mut n_accounts = 0;
@@ -395,6 +496,17 @@ impl Store for RedbStore {
             }
             n_nicks += 1;
         }
+        let certs = tx.open_table(CERTS).map_err(db)?;
+        let mut n_certs = 0;
+        for r in certs.iter().map_err(db)? {
+            let (_, owner) = r.map_err(db)?;
+            if accounts.get(owner.value()).map_err(db)?.is_none() {
+                return Err(StoreError::Corrupt(
+                    "a certificate belongs to an account that does not exist".into(),
+                ));
+            }
+            n_certs += 1;
+        }
         let channels = tx.open_table(CHANNELS).map_err(db)?;
         let mut n_channels = 0;
         for r in channels.iter().map_err(db)? {
@@ -402,7 +514,12 @@ impl Store for RedbStore {
             decode::<ChannelRegistration>(v.value())?;
             n_channels += 1;
         }
-        Ok((n_accounts, n_nicks, n_channels))
+        Ok(Counts {
+            accounts: n_accounts,
+            nicks: n_nicks,
+            certs: n_certs,
+            channels: n_channels,
+        })
     }
 }
 
@@ -418,8 +535,7 @@ mod tests {
             name: "Alice".into(),
             hash: "$2b$04$x".into(),
             registered: 1,
-            email: None,
-            scram: None,
+            ..Account::default()
         };
         {
             let s = RedbStore::open(&path).unwrap();
@@ -437,14 +553,33 @@ mod tests {
                 akick: Vec::new(),
                 kept: None,
                 entry_message: None,
+                keep_topic: true,
+                restricted: false,
             };
             s.create_channel("#room", &reg).unwrap();
         }
         let s = RedbStore::open(&path).unwrap();
         assert_eq!(s.account("alice").unwrap(), Some(a));
         assert_eq!(s.nick_owner("alice").unwrap().as_deref(), Some("alice"));
-        assert_eq!(s.check().unwrap(), (1, 1, 1));
+        let counts = |accounts, nicks, certs, channels| Counts {
+            accounts,
+            nicks,
+            certs,
+            channels,
+        };
+        assert_eq!(s.check().unwrap(), counts(1, 1, 0, 1));
         s.group_nick("al", "alice").unwrap();
+        s.add_cert(&"ab".repeat(32), "alice").unwrap();
+        assert!(matches!(
+            s.add_cert(&"ab".repeat(32), "bob"),
+            Err(StoreError::Exists)
+        ));
+        assert!(!s.remove_cert(&"ab".repeat(32), "bob").unwrap());
+        assert_eq!(
+            s.cert_owner(&"ab".repeat(32)).unwrap().as_deref(),
+            Some("alice")
+        );
+        assert_eq!(s.check().unwrap(), counts(1, 2, 1, 1));
         assert_eq!(s.nicks_of("alice").unwrap().len(), 2);
         let dump = s.export().unwrap();
         let other = RedbStore::open(&dir.path().join("copy.redb")).unwrap();
@@ -455,6 +590,6 @@ mod tests {
             "an account's own nick stays"
         );
         assert!(s.delete_account("alice").unwrap());
-        assert_eq!(s.check().unwrap(), (0, 0, 0));
+        assert_eq!(s.check().unwrap(), counts(0, 0, 0, 0));
     }
 }

@@ -54,6 +54,8 @@ pub(crate) struct ClientInfo {
     pub channels: HashMap<String, ChannelRef>,
     /// MONITOR list, nicks as given.
     pub monitoring: Vec<String>,
+    /// SHA-256 of the TLS client certificate, lowercase hex.
+    pub certfp: Option<Box<str>>,
 }
 
 /// What a handler may read about a client: a copy, taken under its lock.
@@ -144,6 +146,7 @@ impl Client {
                 last_message: Instant::now(),
                 channels: HashMap::new(),
                 monitoring: Vec::new(),
+                certfp: None,
             }),
         }
     }
@@ -201,6 +204,11 @@ impl Client {
     /// The MONITOR list, nicks as given.
     pub fn monitoring(&self) -> Vec<String> {
         self.info().monitoring.clone()
+    }
+
+    /// The fingerprint of the TLS client certificate, if one was shown.
+    pub fn certfp(&self) -> Option<String> {
+        self.info().certfp.as_deref().map(str::to_string)
     }
 
     pub fn channel_count(&self) -> usize {

@@ -1,5 +1,6 @@
 //! What a gateway (WEBIRC) tells the server about a client before it
-//! registers: the hostname its user connected from.
+//! registers: the hostname its user connected from; and what the TLS
+//! handshake told it: the client certificate's fingerprint.
 
 use super::{ClientRef, State};
 
@@ -12,5 +13,10 @@ impl State {
         if !info.registered {
             info.host = host.to_string();
         }
+    }
+
+    /// The fingerprint of the client's TLS certificate (SASL EXTERNAL).
+    pub fn set_certfp(&self, client: &ClientRef, fp: String) {
+        client.info().certfp = Some(fp.into_boxed_str());
     }
 }
