@@ -100,10 +100,12 @@ it_step "a raw client attaches to ZNC"
 it_peer_start_at zc "$ACCOUNT" "$ZNC_PORT" "$ZC_PASS" ":\S+ 001 $ACCOUNT .*"
 
 it_step "the client sets the SASL credentials through *sasl and connects"
+it_peer_mark zc
 it_peer_send zc "PRIVMSG *sasl :Mechanism PLAIN"
-it_peer_expect zc ":\*sasl!\S+ PRIVMSG $ACCOUNT :.*PLAIN.*"
+it_peer_expect zc ":\*sasl!\S+ PRIVMSG $ACCOUNT :Current mechanisms set: PLAIN"
+it_peer_mark zc
 it_peer_send zc "PRIVMSG *sasl :RequireAuth yes"
-it_peer_expect zc ":\*sasl!\S+ PRIVMSG $ACCOUNT :.*"
+it_peer_expect zc ":\*sasl!\S+ PRIVMSG $ACCOUNT :We require SASL negotiation to connect"
 it_peer_mark zc
 it_peer_send zc "PRIVMSG *sasl :Set $ACCOUNT $PASSWORD"
 it_peer_expect zc ":\*sasl!\S+ PRIVMSG $ACCOUNT :.*$ACCOUNT.*"

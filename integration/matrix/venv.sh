@@ -9,7 +9,7 @@
 # change of a pin makes a new one. IT_MATRIX_VENV overrides the location.
 MATRIX_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 MATRIX_VENV_KEY=$(cat "$MATRIX_DIR/requirements.txt" "$MATRIX_DIR/constraints.txt" | sha256sum | cut -c1-12)
-MATRIX_VENV=${IT_MATRIX_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/ircd-it/matrix-venv-$MATRIX_VENV_KEY}
+MATRIX_VENV=${IT_MATRIX_VENV:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/ircd-it/matrix-venv-$MATRIX_VENV_KEY}
 
 matrix_venv_ready() { [[ -f "$MATRIX_VENV/.complete" ]]; }
 
