@@ -11,7 +11,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/matrix/venv.sh"
-it_init matrix 150 "$@"
+it_init matrix 200 "$@"
 
 matrix_venv_ready || it_fail "no Matrix venv at $MATRIX_VENV: run integration/matrix/venv.sh install (done by .ci/run)"
 PY="$MATRIX_VENV/bin/python"
@@ -124,7 +124,7 @@ synapse_up() {
 try: urllib.request.urlopen(sys.argv[1], timeout=1)
 except Exception: sys.exit(1)' "$HS/_matrix/client/versions"
 }
-it_poll 60 "Synapse answers on $HS" synapse_up
+it_poll 90 "Synapse answers on $HS" synapse_up
 it_log "synapse pid $SYN_PID up"
 
 it_step "Heisenbridge on 127.0.0.1:$HB_PORT, owned by @alice:$SERVER_NAME"
