@@ -138,7 +138,7 @@ describe('Bridge use of the client', () => {
         expect(nick).toBe(third.nick);
         expect(reason).toMatch(/gone fishing$/);
         expect(channels).toEqual([channel]);
-        expect(speaker.chanData(channel)?.users.has(third.nick)).toBe(false);
+        expect(listener.chanData(channel)?.users.has(third.nick)).toBe(false);
     });
 
     test('WHOIS gives user, host, realname, server and channels', async () => {
