@@ -5,6 +5,9 @@
 #   it_start_server                 # random free port on 127.0.0.1 -> $IT_PORT
 #                                   # ($IT_SERVER_EXTRA_CONF is appended to its config)
 #   it_peer_start NAME NICK [CAPS]  # Python peer (peer.py), waits for 001
+#   it_peer_start_at NAME NICK PORT PASS WELCOME_RX
+#                                   # a peer of another server (a bouncer's
+#                                   # listener), PASS sent when not empty
 #   it_peer_send NAME LINE          # raw IRC line from that peer
 #   it_peer_mark NAME               # later waits only look at newer lines
 #   it_peer_expect NAME REGEX [T]   # wait (deadline T s) for a full-line match
@@ -12,6 +15,8 @@
 #   it_poll T DESC CMD...           # retry CMD until it succeeds or T s pass
 #   it_tmux_start NAME CMD...       # run a program in a private tmux server
 #   it_screen NAME                  # tmux capture-pane text (with history)
+#   it_as_user_init                 # IT_AS_USER=(prefix) runs a program as an
+#                                   # unprivileged user when we are root
 #   it_fail MSG / it_step MSG / it_pass
 #
 # Everything started here is recorded by PID and killed by the EXIT trap; the
@@ -185,12 +190,31 @@ EOF
 # ------------------------------------------------------------------ peers
 
 it_peer_start() {
-    local name=$1 nick=$2 caps=${3:-}
+    it_peer_launch "$1" "$2" "$IT_PORT" "" "${3:-}"
+    it_peer_expect "$1" ":irc\.test 001 $2 .*" 10 >/dev/null
+    it_log "peer $1 ($2) registered"
+}
+
+it_peer_start_at() {
+    it_peer_launch "$1" "$2" "$3" "$4" ""
+    it_peer_expect "$1" "$5" 10 >/dev/null
+    it_log "peer $1 ($2) registered at port $3"
+}
+
+# it_peer_launch NAME NICK PORT PASS CAPS: start peer.py, do not wait. A name
+# may be reused once its previous peer has exited (a reattaching client).
+it_peer_launch() {
+    local name=$1 nick=$2 port=$3 pass=$4 caps=$5
     local ctl="$IT_TMP/peer-$name.ctl" log="$IT_TMP/peer-$name.log"
-    mkfifo "$ctl"
+    [[ -p "$ctl" ]] || mkfifo "$ctl"
+    if [[ -n "${IT_PEER_FD[$name]:-}" ]]; then
+        local old=${IT_PEER_FD[$name]}
+        exec {old}>&-
+    fi
+    # The transcript (appended to) keeps both sessions; the log starts afresh.
     : >"$log"
-    python3 "$IT_PEER_PY" run --port "$IT_PORT" --nick "$nick" --log "$log" --ctl "$ctl" \
-        --caps "$caps" --lifetime 600 &
+    python3 "$IT_PEER_PY" run --port "$port" --nick "$nick" --log "$log" --ctl "$ctl" \
+        --caps "$caps" --pass "$pass" --lifetime 600 &
     IT_PEER_PID[$name]=$!
     IT_PIDS+=("$!")
     local fd
@@ -198,8 +222,6 @@ it_peer_start() {
     IT_PEER_FD[$name]=$fd
     IT_PEER_LOG[$name]=$log
     IT_PEER_MARK[$name]=0
-    it_peer_expect "$name" ":irc\.test 001 $nick .*" 10 >/dev/null
-    it_log "peer $name ($nick) registered"
 }
 
 it_peer_send() {
@@ -240,6 +262,33 @@ it_peer_sync() {
     local name=$1 token="sync$RANDOM$RANDOM"
     it_peer_send "$name" "PING $token"
     it_peer_expect "$name" ":irc\.test PONG .*$token" 10 >/dev/null
+}
+
+# ------------------------------------------------------- unprivileged user
+
+# Some programs refuse to run as root (HexChat: a modal dialog; ZNC: a 30 s
+# countdown). As root, create the system user ircd-it once and set
+# IT_AS_USER to a setpriv prefix (setpriv execs: the PID we record is the
+# program's own, so the EXIT trap kills the right process); the temp dir is
+# opened for traversal and IT_AS_USER_OWN DIR hands a directory to that user.
+# As any other user IT_AS_USER is empty.
+IT_AS_USER=()
+it_as_user_init() {
+    if ((EUID != 0)); then
+        IT_AS_USER=()
+        return 0
+    fi
+    if ! id -u ircd-it >/dev/null 2>&1; then
+        useradd --system --user-group --no-create-home --home-dir /nonexistent \
+            --shell /usr/sbin/nologin ircd-it 2>/dev/null || id -u ircd-it >/dev/null ||
+            it_fail "could not create the user ircd-it"
+    fi
+    IT_AS_USER=(setpriv --reuid=ircd-it --regid=ircd-it --init-groups --reset-env --)
+    chmod 711 "$IT_TMP"
+}
+
+it_as_user_own() {
+    if ((EUID == 0)); then chown -R ircd-it:ircd-it "$@"; fi
 }
 
 # ------------------------------------------------------------------- tmux

@@ -4,7 +4,8 @@
 Sub-commands:
 
   run    --port P --nick N --log FILE [--ctl FIFO] [--host H] [--caps "a b"]
-         Connect, register, answer PINGs, append every received line (raw
+         [--pass PASSWORD]
+         Connect, register (PASS first when given: a bouncer's login), answer PINGs, append every received line (raw
          bytes, CR/LF stripped) to FILE, and send every line written to the
          control FIFO verbatim (plus CRLF).  A control line "@@quit" closes the
          connection.  Both directions are also written, with timestamps, to
@@ -82,6 +83,8 @@ def cmd_run(a):
 
     if a.caps:
         send(b"CAP LS 302")
+    if a.password:
+        send(b"PASS " + a.password.encode())
     send(b"NICK " + a.nick.encode())
     send(b"USER " + (a.user or a.nick).encode() + b" 0 * :peer " + a.nick.encode())
     if a.caps:
@@ -177,6 +180,7 @@ def main():
     r.add_argument("--log", required=True)
     r.add_argument("--ctl")
     r.add_argument("--caps", default="")
+    r.add_argument("--pass", dest="password", default="")
     r.add_argument("--lifetime", type=float, default=300)
     w = sub.add_parser("wait")
     w.add_argument("--log", required=True)

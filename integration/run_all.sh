@@ -14,7 +14,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 export IRCD_BIN=${IRCD_BIN:-$REPO/target/release/ircd}
 
-SCRIPTS=(irssi weechat self_destruct weechat_sasl otr_room browser irc_framework haproxy homebox_init homebox_deb homebox_ansible)
+SCRIPTS=(irssi weechat self_destruct weechat_sasl otr_room browser irc_framework haproxy homebox_init homebox_deb homebox_ansible znc hexchat matrix matrix_org_irc)
 (($# > 0)) && SCRIPTS=("$@")
 
 for tool in irssi weechat-headless tmux python3 timeout; do
