@@ -249,46 +249,51 @@ pub fn send_isupport(ctx: &mut Ctx) {
 /// The ISUPPORT (005) tokens: every one of them true of this server.
 pub fn isupport(cfg: &Config) -> Vec<String> {
     let l = &cfg.limits;
-    [
-        format!("AWAYLEN={}", l.awaylen),
-        format!("CASEMAPPING={}", cfg.server.casemapping.name()),
-        format!("CHANLIMIT=#:{}", l.max_channels),
-        format!("CHANMODES={}", modes::chanmodes()),
-        format!("CHANNELLEN={}", l.channellen),
-        "BOT=B".to_string(),
-        "CHANTYPES=#".to_string(),
-    ]
-    .into_iter()
-    .chain(
-        (!l.client_tag_deny.is_empty())
-            .then(|| format!("CLIENTTAGDENY={}", l.client_tag_deny.join(","))),
-    )
-    .chain([
-        "ELIST=CMNTU".to_string(),
-        "EXCEPTS=e".to_string(),
-        "INVEX=I".to_string(),
-        format!("KICKLEN={}", l.kicklen),
-        "LINELEN=512".to_string(),
-        format!("MAXLIST=beI:{}", l.max_list_entries),
-        format!("MAXTARGETS={}", l.max_targets),
-        "MODES=4".to_string(),
-        format!("MONITOR={}", l.monitor),
-        format!("NAMELEN={}", l.realnamelen),
-        format!("NETWORK={}", cfg.server.network),
-        format!("NICKLEN={}", l.nicklen),
-        format!("PREFIX={}", modes::PREFIX),
-        "SAFELIST".to_string(),
-        "STATUSMSG=@+".to_string(),
-        format!(
-            "TARGMAX=JOIN:,KICK:{0},LIST:1,NAMES:{0},NOTICE:{0},PART:,PRIVMSG:{0},WHOIS:1",
-            l.max_targets
-        ),
-        format!("TOPICLEN={}", l.topiclen),
-        format!("USERLEN={}", l.userlen),
-        "UTF8ONLY".to_string(),
-        "WHOX".to_string(),
-    ])
-    .collect()
+    // Account extbans (`$a:account` in +b/+e/+I), IRCv3 account-extban:
+    // accounts exist only with services.
+    let extban = cfg.services.enabled;
+    extban
+        .then(|| "ACCOUNTEXTBAN=a".to_string())
+        .into_iter()
+        .chain([
+            format!("AWAYLEN={}", l.awaylen),
+            format!("CASEMAPPING={}", cfg.server.casemapping.name()),
+            format!("CHANLIMIT=#:{}", l.max_channels),
+            format!("CHANMODES={}", modes::chanmodes()),
+            format!("CHANNELLEN={}", l.channellen),
+            "BOT=B".to_string(),
+            "CHANTYPES=#".to_string(),
+        ])
+        .chain(
+            (!l.client_tag_deny.is_empty())
+                .then(|| format!("CLIENTTAGDENY={}", l.client_tag_deny.join(","))),
+        )
+        .chain(["ELIST=CMNTU".to_string(), "EXCEPTS=e".to_string()])
+        .chain(extban.then(|| "EXTBAN=$,a".to_string()))
+        .chain([
+            "INVEX=I".to_string(),
+            format!("KICKLEN={}", l.kicklen),
+            "LINELEN=512".to_string(),
+            format!("MAXLIST=beI:{}", l.max_list_entries),
+            format!("MAXTARGETS={}", l.max_targets),
+            "MODES=4".to_string(),
+            format!("MONITOR={}", l.monitor),
+            format!("NAMELEN={}", l.realnamelen),
+            format!("NETWORK={}", cfg.server.network),
+            format!("NICKLEN={}", l.nicklen),
+            format!("PREFIX={}", modes::PREFIX),
+            "SAFELIST".to_string(),
+            "STATUSMSG=@+".to_string(),
+            format!(
+                "TARGMAX=JOIN:,KICK:{0},LIST:1,NAMES:{0},NOTICE:{0},PART:,PRIVMSG:{0},WHOIS:1",
+                l.max_targets
+            ),
+            format!("TOPICLEN={}", l.topiclen),
+            format!("USERLEN={}", l.userlen),
+            "UTF8ONLY".to_string(),
+            "WHOX".to_string(),
+        ])
+        .collect()
 }
 
 // PING <token>
