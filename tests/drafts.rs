@@ -1,7 +1,228 @@
-//! What bridges and modern clients need: the NICKLEN cut of nicks sent
-//! before registration.
+//! IRCv3 drafts for bridges and modern clients: draft/read-marker, and the
+//! NICKLEN cut of nicks sent before registration; every refusal with its
+//! exact FAIL code.
 
 use crate::common::*;
+
+const FAST: &str = "[services]\nbcrypt_cost = 4\n";
+
+/// A client that negotiated `caps` and registered as `nick`.
+async fn with_caps(srv: &TestServer, nick: &str, caps: &str) -> TestClient {
+    let mut c = srv.client().await;
+    c.send("CAP LS 302").await;
+    c.send(&format!("CAP REQ :{caps}")).await;
+    let ack = c
+        .expect_match("CAP ACK", |m| m.command == "CAP" && m.params[1] != "LS")
+        .await;
+    assert_eq!(ack.params[1], "ACK", "{ack:?}");
+    c.send("CAP END").await;
+    c.register(nick).await;
+    c
+}
+
+async fn join(c: &mut TestClient, chan: &str) {
+    c.send(&format!("JOIN {chan}")).await;
+    c.expect("366").await;
+}
+
+/// The FAILs (as "CODE params...") among `lines`.
+fn fails(lines: &[Msg]) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|m| m.command == "FAIL")
+        .map(|m| m.params[1..m.params.len() - 1].join(" "))
+        .collect()
+}
+
+fn commands(lines: &[Msg]) -> Vec<&str> {
+    lines.iter().map(|m| m.command.as_str()).collect()
+}
+
+// ---------------------------------------------------------------------------
+// draft/read-marker
+// ---------------------------------------------------------------------------
+
+fn markread(lines: &[Msg]) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|m| m.command == "MARKREAD")
+        .map(|m| m.params.join(" "))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn markread_get_set_forward_only_and_on_join() {
+    let srv = start("").await;
+    let mut a = with_caps(&srv, "alice", "draft/read-marker").await;
+    a.send("MARKREAD #nosuch").await;
+    assert_eq!(markread(&a.sync().await), ["#nosuch *"]);
+    // After JOIN, before RPL_ENDOFNAMES.
+    a.send("JOIN #Test").await;
+    let got = a.sync().await;
+    let cmds = commands(&got);
+    let at = cmds
+        .iter()
+        .position(|c| *c == "MARKREAD")
+        .expect("MARKREAD");
+    assert!(at > cmds.iter().position(|c| *c == "JOIN").unwrap());
+    assert!(at < cmds.iter().position(|c| *c == "366").unwrap());
+    assert_eq!(markread(&got), ["#Test *"]);
+    // Set, get (the channel's own spelling), and never backwards.
+    let ts = "2019-01-04T14:33:26.123Z";
+    a.send(&format!("MARKREAD #test timestamp={ts}")).await;
+    assert_eq!(markread(&a.sync().await), [format!("#Test timestamp={ts}")]);
+    a.send("MARKREAD #TEST").await;
+    assert_eq!(markread(&a.sync().await), [format!("#Test timestamp={ts}")]);
+    a.send("MARKREAD #test timestamp=2018-01-01T00:00:00.000Z")
+        .await;
+    assert_eq!(markread(&a.sync().await), [format!("#Test timestamp={ts}")]);
+    // A time in the future is the present.
+    a.send("MARKREAD bob timestamp=2999-01-01T00:00:00.000Z")
+        .await;
+    let got = markread(&a.sync().await);
+    assert!(
+        got[0].starts_with("bob timestamp=20") && !got[0].contains("2999"),
+        "{got:?}"
+    );
+    // After PART and JOIN again (a new channel, spelled as joined), the
+    // marker is still there.
+    a.send("PART #test").await;
+    a.send("JOIN #test").await;
+    assert_eq!(markread(&a.sync().await), [format!("#test timestamp={ts}")]);
+    // Refusals.
+    for (line, code) in [
+        ("MARKREAD", "NEED_MORE_PARAMS"),
+        ("MARKREAD #test *", "INVALID_PARAMS *"),
+        (
+            "MARKREAD #test timestamp=not-a-timestamp",
+            "INVALID_PARAMS timestamp=not-a-timestamp",
+        ),
+        (
+            "MARKREAD #test 2019-01-04T14:33:26.123Z",
+            "INVALID_PARAMS 2019-01-04T14:33:26.123Z",
+        ),
+        ("MARKREAD bad!target", "INVALID_PARAMS bad!target"),
+    ] {
+        a.send(line).await;
+        let got = a.sync().await;
+        assert_eq!(fails(&got), [code], "{line}: {got:#?}");
+    }
+    // Without the cap: MARKREAD still answers, JOIN says nothing of it.
+    let mut n = srv.user("nocap").await;
+    n.send("JOIN #test").await;
+    assert!(markread(&n.sync().await).is_empty());
+    n.send("MARKREAD #test").await;
+    assert_eq!(markread(&n.sync().await), ["#test *"]);
+    // A connection's markers are its own when it has no account.
+    n.send(&format!("MARKREAD #test timestamp={ts}")).await;
+    n.sync().await;
+    let mut a2 = with_caps(&srv, "alice2", "draft/read-marker").await;
+    a2.send("MARKREAD #test").await;
+    assert_eq!(markread(&a2.sync().await), ["#test *"]);
+}
+
+/// A connection of account alys (password pw-alys) with `caps`.
+async fn logged_in(srv: &TestServer, nick: &str, caps: &str) -> TestClient {
+    let mut c = srv.client().await;
+    c.send("CAP LS 302").await;
+    c.send(&format!("CAP REQ :{caps}")).await;
+    let ack = c
+        .expect_match("CAP ACK", |m| m.command == "CAP" && m.params[1] != "LS")
+        .await;
+    assert_eq!(ack.params[1], "ACK", "{ack:?}");
+    c.send("PASS alys:pw-alys").await;
+    c.send("CAP END").await;
+    c.register(nick).await;
+    assert!(c.seen.iter().any(|m| m.command == "900"), "not logged in");
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn markread_belongs_to_the_account_and_reaches_its_connections() {
+    let srv = start(FAST).await;
+    let mut s1 = with_caps(&srv, "alys", "draft/read-marker").await;
+    s1.send("NS REGISTER pw-alys").await;
+    s1.expect("900").await;
+    join(&mut s1, "#test").await;
+    s1.sync().await;
+    // A second and third connection of the account (PASS logs in), one
+    // without the cap; and someone else with it.
+    let mut s2 = logged_in(&srv, "alys2", "draft/read-marker").await;
+    let mut s3 = logged_in(&srv, "alys3", "server-time").await;
+    let mut other = with_caps(&srv, "zed", "draft/read-marker").await;
+    for c in [&mut s2, &mut s3, &mut other] {
+        c.sync().await;
+    }
+    let ts = "2022-11-11T11:11:11.111Z";
+    s1.send(&format!("MARKREAD #test timestamp={ts}")).await;
+    assert_eq!(
+        markread(&s1.sync().await),
+        [format!("#test timestamp={ts}")]
+    );
+    let got = s2.expect("MARKREAD").await;
+    assert_eq!(got.source.as_deref(), Some("irc.test"));
+    assert_eq!(got.params, ["#test", &format!("timestamp={ts}")]);
+    assert!(markread(&s3.sync().await).is_empty());
+    assert!(markread(&other.sync().await).is_empty());
+    // No broadcast when nothing moved.
+    s1.send(&format!("MARKREAD #test timestamp={ts}")).await;
+    s1.sync().await;
+    assert!(markread(&s2.sync().await).is_empty());
+    // The other connection reads the account's marker, and sees it on JOIN.
+    s3.send("MARKREAD #test").await;
+    assert_eq!(
+        markread(&s3.sync().await),
+        [format!("#test timestamp={ts}")]
+    );
+    s2.send("JOIN #test").await;
+    assert_eq!(
+        markread(&s2.sync().await),
+        [format!("#test timestamp={ts}")]
+    );
+    // All of them gone, a new connection of the account still has it.
+    for c in [s1, s2, s3] {
+        let mut c = c;
+        c.send("QUIT").await;
+        c.expect_closed().await;
+    }
+    let mut again = logged_in(&srv, "alys4", "draft/read-marker").await;
+    again.send("JOIN #test").await;
+    assert_eq!(
+        markread(&again.sync().await),
+        [format!("#test timestamp={ts}")]
+    );
+    assert_eq!(srv.handle.state().marker_accounts(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn markread_is_bounded_and_can_be_off() {
+    let srv = start("[read_markers]\nmax_targets = 3\n").await;
+    let mut a = srv.user("alice").await;
+    for (i, t) in ["#a", "#b", "#c", "#d"].iter().enumerate() {
+        a.send(&format!(
+            "MARKREAD {t} timestamp=2020-01-0{}T00:00:00.000Z",
+            i + 1
+        ))
+        .await;
+    }
+    a.sync().await;
+    // The oldest marker made room for the newest.
+    a.send("MARKREAD #a").await;
+    assert_eq!(markread(&a.sync().await), ["#a *"]);
+    a.send("MARKREAD #d").await;
+    assert_eq!(
+        markread(&a.sync().await),
+        ["#d timestamp=2020-01-04T00:00:00.000Z"]
+    );
+    drop(srv);
+
+    let srv = start("[read_markers]\nenabled = false\n").await;
+    let mut a = srv.user("alice").await;
+    a.send("MARKREAD #a").await;
+    assert_eq!(commands(&a.sync().await), ["421"]);
+    a.send("CAP REQ draft/read-marker").await;
+    assert_eq!(a.expect("CAP").await.params[1], "NAK");
+}
 
 // ---------------------------------------------------------------------------
 // Nicks from bridges

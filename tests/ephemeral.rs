@@ -469,6 +469,19 @@ async fn nothing_said_reaches_a_log_or_a_file() {
     s.expect("001").await;
     s.send("QUIT").await;
     s.expect_closed().await;
+    // MARKREAD of a target with the marker.
+    let mut m = TestClient::connect(([127, 0, 0, 1], port).into()).await;
+    m.send(&format!("PASS pass-{M}")).await;
+    m.send("CAP REQ :draft/read-marker").await;
+    m.send("CAP END").await;
+    m.register("mia").await;
+    m.send(&format!(
+        "MARKREAD #mark-{M} timestamp=2020-01-01T00:00:00.000Z"
+    ))
+    .await;
+    m.expect("MARKREAD").await;
+    m.send("QUIT").await;
+    m.expect_closed().await;
     // A handler panic (test-build hook) is logged with its location only.
     let mut d = login("dave").await;
     d.send(&format!("__PANIC panic-{M}")).await;

@@ -124,6 +124,10 @@ fn wire(d: &Delivery, server: &str) -> Option<Wire> {
                 .bot(*bot)
                 .client_tags(client_tags.clone())
         }
+        Event::MarkRead { target, timestamp } => Wire::new(
+            line(server, "MARKREAD").arg(target).arg(timestamp).build(),
+            at,
+        ),
         Event::Wallops { source, text } => {
             Wire::new(line(source, "WALLOPS").text(text).build(), at)
         }

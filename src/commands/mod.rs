@@ -16,6 +16,7 @@ mod channel;
 pub mod deliver;
 mod help;
 mod list;
+mod markread;
 mod message;
 mod mode;
 mod monitor;
@@ -79,6 +80,8 @@ pub struct Session {
     /// A SASL exchange in progress (boxed: an idle session carries none).
     pub sasl: Option<Box<sasl::Exchange>>,
     pub oper_failures: u32,
+    /// Read markers of a connection without an account (draft/read-marker).
+    pub markers: Option<Box<crate::state::MarkerMap>>,
 }
 
 impl Session {
@@ -95,6 +98,7 @@ impl Session {
             jobs: Default::default(),
             sasl: None,
             oper_failures: 0,
+            markers: None,
         }
     }
 }
@@ -334,6 +338,8 @@ static TABLE: &[Spec] = &[
     cmd("TAGMSG", 0, message::tagmsg),
     cmd("AWAY", 0, message::away),
     cmd("SETNAME", 1, message::setname),
+    // markread.rs
+    cmd("MARKREAD", 0, markread::markread),
     // monitor.rs
     cmd("MONITOR", 1, monitor::monitor),
     // services.rs, sasl.rs

@@ -24,6 +24,8 @@ pub struct RawConfig {
     pub websocket: RawWebsocket,
     pub gateway: RawGateway,
     pub webirc: Vec<RawWebirc>,
+    // IRCv3 drafts for bridges and modern clients (drafts.rs).
+    pub read_markers: super::drafts::RawReadMarkers,
 }
 
 #[derive(Debug, Deserialize, Default)]

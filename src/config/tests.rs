@@ -74,3 +74,11 @@ fn all_errors_at_once() {
     let e = Config::parse("[limits]\nnicklen = 3\nping_timeout = \"x\"\n", None).unwrap_err();
     assert_eq!(e.0.len(), 2, "{e}");
 }
+
+#[test]
+fn drafts_are_validated_with_their_keys() {
+    let e = Config::parse("[read_markers]\nmax_targets = 0\n", None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("read_markers.max_targets"), "{e}");
+}

@@ -31,6 +31,8 @@ pub enum Cap {
     Sasl = 1 << 19,
     /// draft/account-registration (REGISTER, VERIFY): while services are on.
     AccountRegistration = 1 << 20,
+    /// draft/read-marker (MARKREAD).
+    ReadMarker = 1 << 28,
 }
 
 impl Cap {
@@ -56,6 +58,7 @@ impl Cap {
         Cap::ExtendedMonitor,
         Cap::Sasl,
         Cap::AccountRegistration,
+        Cap::ReadMarker,
     ];
 
     pub fn name(self) -> &'static str {
@@ -81,6 +84,7 @@ impl Cap {
             Cap::ExtendedMonitor => "extended-monitor",
             Cap::Sasl => "sasl",
             Cap::AccountRegistration => "draft/account-registration",
+            Cap::ReadMarker => "draft/read-marker",
         }
     }
 

@@ -101,6 +101,12 @@ pub enum Event {
         account: Option<String>,
         bot: bool,
     },
+    /// draft/read-marker: the account's last read time of `target` moved.
+    MarkRead {
+        target: String,
+        /// `timestamp=...`.
+        timestamp: String,
+    },
     Wallops {
         source: String,
         text: String,

@@ -13,7 +13,8 @@
 //! Lock order (acquire only strictly higher tiers while holding a lock; never
 //! hold any across `.await`; all are `parking_lot` locks, which a panic does
 //! not poison):
-//!   0. `monitors`, `hosts`, `whowas`, the idle heap (each taken alone)
+//!   0. `monitors`, `hosts`, `whowas`, the idle heap, `markers` (each
+//!      taken alone)
 //!   1. `nicks`   2. `channels` (the registry map)   3. one `Channel`
 //!   4. one client's `info`   5. one client's `SendQ`
 //!
@@ -27,6 +28,7 @@ pub mod events;
 mod gateway;
 mod hosts;
 mod idle;
+mod markers;
 mod modes;
 mod monitor;
 mod registered;
@@ -53,6 +55,7 @@ pub use channel::{ChanModes, ListEntry, Topic};
 pub use channels::{Invited, JoinView, Joined};
 pub use client::{Client, ClientId, ClientRef, ClientSnapshot, UserModes};
 pub use events::{Delivery, Event, Verb};
+pub use markers::{MarkerMap, marker_param};
 pub use modes::{ModeChange, ModeError, ModeOutcome};
 pub use registered::KeptChannel;
 pub use service::MemberStatus;
@@ -111,6 +114,8 @@ pub struct State {
     monitors: Mutex<HashMap<String, HashSet<ClientId>>>,
     /// Per-address connection accounting. Lock tier 0.
     hosts: Mutex<HashMap<IpAddr, hosts::HostEntry>>,
+    /// draft/read-marker: casefolded account -> its markers. Lock tier 0.
+    markers: Mutex<HashMap<String, MarkerMap>>,
 }
 
 impl State {
@@ -132,6 +137,7 @@ impl State {
             next_msgid: AtomicU64::new(0),
             monitors: Mutex::default(),
             hosts: Mutex::default(),
+            markers: Mutex::default(),
         }
     }
 
