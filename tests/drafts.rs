@@ -1,9 +1,10 @@
-//! IRCv3 drafts for bridges and modern clients: draft/read-marker, and the
-//! NICKLEN cut of nicks sent before registration; every refusal with its
-//! exact FAIL code.
+//! IRCv3 drafts for bridges and modern clients: draft/relaymsg,
+//! draft/read-marker, and the NICKLEN cut of nicks sent before
+//! registration; every refusal with its exact FAIL code.
 
 use crate::common::*;
 
+const BASE: &str = "message-tags batch echo-message server-time labeled-response";
 const FAST: &str = "[services]\nbcrypt_cost = 4\n";
 
 /// A client that negotiated `caps` and registered as `nick`.
@@ -18,6 +19,17 @@ async fn with_caps(srv: &TestServer, nick: &str, caps: &str) -> TestClient {
     c.send("CAP END").await;
     c.register(nick).await;
     c
+}
+
+fn tag<'a>(m: &'a Msg, key: &str) -> Option<&'a str> {
+    m.tags
+        .as_deref()?
+        .split(';')
+        .find_map(|t| match t.split_once('=') {
+            Some((k, v)) if k == key => Some(v),
+            None if t == key => Some(""),
+            _ => None,
+        })
 }
 
 async fn join(c: &mut TestClient, chan: &str) {
@@ -36,6 +48,153 @@ fn fails(lines: &[Msg]) -> Vec<String> {
 
 fn commands(lines: &[Msg]) -> Vec<&str> {
     lines.iter().map(|m| m.command.as_str()).collect()
+}
+
+// ---------------------------------------------------------------------------
+// draft/relaymsg
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relaymsg_speaks_under_a_spoofed_nick() {
+    let srv = start("").await;
+    let mut a = with_caps(&srv, "alice", BASE).await;
+    let mut b = with_caps(&srv, "bob", "draft/relaymsg").await;
+    let mut c = with_caps(&srv, "carol", "message-tags").await;
+    let mut d = srv.user("dave").await;
+    for x in [&mut a, &mut b, &mut c, &mut d] {
+        join(x, "#r").await;
+    }
+    for x in [&mut a, &mut b, &mut c, &mut d] {
+        x.sync().await;
+    }
+    let mut e = srv.client().await;
+    e.send("CAP LS 302").await;
+    let ls = crate::ircv3::ls_all(&mut e).await;
+    assert!(ls.split(' ').any(|c| c == "draft/relaymsg=/"), "{ls:?}");
+
+    // alice is the channel's operator: she may relay.
+    a.send("@label=r1;+draft/reply=x RELAYMSG #r smt/discord :hi there")
+        .await;
+    let echo = a.sync().await;
+    assert_eq!(commands(&echo), ["PRIVMSG"], "{echo:#?}");
+    assert_eq!(tag(&echo[0], "label"), Some("r1"));
+    assert_eq!(
+        echo[0].source.as_deref(),
+        Some("smt/discord!relay@127.0.0.1")
+    );
+    assert_eq!(echo[0].params, ["#r", "hi there"]);
+    assert!(tag(&echo[0], "msgid").is_some());
+    // The relaymsg cap shows who relayed it; message-tags alone does not.
+    let got = b.expect("PRIVMSG").await;
+    assert_eq!(got.nick(), "smt/discord");
+    assert_eq!(tag(&got, "draft/relaymsg"), Some("alice"));
+    assert_eq!(got.last(), "hi there");
+    let got = c.expect("PRIVMSG").await;
+    assert_eq!(tag(&got, "draft/relaymsg"), None);
+    assert_eq!(tag(&got, "+draft/reply"), Some("x"));
+    let got = d.expect("PRIVMSG").await;
+    assert_eq!(got.raw, ":smt/discord!relay@127.0.0.1 PRIVMSG #r :hi there");
+
+    // Refusals, each with its code.
+    for (line, code) in [
+        ("RELAYMSG #r invalid!nick/discord :hi", "INVALID_NICK"),
+        ("RELAYMSG #r regular_nick :hi", "INVALID_NICK"),
+        ("RELAYMSG #r 1abc/d :hi", "INVALID_NICK"),
+        ("RELAYMSG #r a/b.c :hi", "INVALID_NICK"),
+        (
+            "RELAYMSG #r averyveryveryverylongnickname/discord :hi",
+            "INVALID_NICK",
+        ),
+        ("RELAYMSG #r smt/discord :   ", "BLANK_MSG"),
+    ] {
+        a.send(line).await;
+        let got = a.sync().await;
+        assert_eq!(fails(&got), [code], "{line}: {got:#?}");
+    }
+    a.send("RELAYMSG #nowhere smt/discord :hi").await;
+    assert_eq!(commands(&a.sync().await), ["403"]);
+    a.send("RELAYMSG #r smt/discord").await;
+    assert_eq!(commands(&a.sync().await), ["461"]);
+    // bob is no operator.
+    b.send("RELAYMSG #r smt/discord :hi").await;
+    assert_eq!(fails(&b.sync().await), ["PRIVS_NEEDED"]);
+    // Once he is, he may.
+    a.send("MODE #r +o bob").await;
+    a.expect("MODE").await;
+    b.sync().await;
+    b.send("RELAYMSG #r other/irc :from bob").await;
+    let got = a.expect("PRIVMSG").await;
+    assert_eq!((got.nick(), got.last()), ("other/irc", "from bob"));
+    // Without echo-message, the relayer gets no copy.
+    assert_eq!(commands(&b.sync().await), Vec::<&str>::new());
+
+    // Relayed nicks are not users: no NICK may take one, no one can be
+    // messaged under one.
+    d.sync().await;
+    d.send("NICK smt/discord").await;
+    assert_eq!(commands(&d.sync().await), ["432"]);
+    d.send("PRIVMSG smt/discord :hello?").await;
+    assert_eq!(commands(&d.sync().await), ["401"]);
+    // A nick that is not a channel member cannot relay there (+n).
+    let mut o = srv.user("outsider").await;
+    o.send("RELAYMSG #r smt/discord :hi").await;
+    assert_eq!(fails(&o.sync().await), ["PRIVS_NEEDED"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relaymsg_privileges_separators_and_off() {
+    let hash = bcrypt::hash("operpw", 4).unwrap();
+    let srv = start(&format!(
+        "{FAST}[relaymsg]\nseparators = \"/|\"\navailable_to_chanops = false\naccounts = [\"Bridge\"]\n[[oper]]\nname = \"boss\"\npassword = {hash:?}\n"
+    ))
+    .await;
+    let mut a = srv.user("alice").await;
+    let mut bot = srv.user("bridge").await;
+    let mut op = srv.user("oper").await;
+    for x in [&mut a, &mut bot, &mut op] {
+        join(x, "#p").await;
+    }
+    a.sync().await;
+    // Channel operators may not, here.
+    a.send("RELAYMSG #p x/y :hi").await;
+    assert_eq!(fails(&a.sync().await), ["PRIVS_NEEDED"]);
+    // A listed account may, once logged in (and only where it may speak).
+    bot.send("RELAYMSG #p x/y :hi").await;
+    assert_eq!(fails(&bot.sync().await), ["PRIVS_NEEDED"]);
+    bot.send("NS REGISTER bridgepw").await;
+    bot.expect("900").await;
+    bot.send("RELAYMSG #p x|matrix :from matrix").await;
+    let got = a.expect("PRIVMSG").await;
+    assert_eq!((got.nick(), got.last()), ("x|matrix", "from matrix"));
+    a.send("MODE #p +m").await;
+    a.expect("MODE").await;
+    bot.sync().await;
+    bot.send("RELAYMSG #p x/y :muted").await;
+    assert_eq!(commands(&bot.sync().await), ["404"]);
+    a.send("MODE #p -m").await;
+    a.expect("MODE").await;
+    // Operators may.
+    op.send("OPER boss operpw").await;
+    op.expect("381").await;
+    op.send("RELAYMSG #p y/z :from an oper").await;
+    let got = a.expect("PRIVMSG").await;
+    assert_eq!((got.nick(), got.last()), ("y/z", "from an oper"));
+    // '|' is a separator here: no nick may carry it, though it is a nick
+    // character elsewhere.
+    a.send("NICK al|ce").await;
+    assert_eq!(commands(&a.sync().await), ["432"]);
+    drop(srv);
+
+    let srv = start("[relaymsg]\nenabled = false\n").await;
+    let mut a = srv.user("alice").await;
+    join(&mut a, "#p").await;
+    a.send("RELAYMSG #p x/y :hi").await;
+    assert_eq!(fails(&a.sync().await), ["NOT_ENABLED"]);
+    a.send("CAP LS 302").await;
+    let ls = crate::ircv3::ls_all(&mut a).await;
+    assert!(!ls.contains("relaymsg"), "{ls:?}");
+    a.send("CAP REQ draft/relaymsg").await;
+    assert_eq!(a.expect("CAP").await.params[1], "NAK");
 }
 
 // ---------------------------------------------------------------------------

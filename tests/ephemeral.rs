@@ -469,12 +469,18 @@ async fn nothing_said_reaches_a_log_or_a_file() {
     s.expect("001").await;
     s.send("QUIT").await;
     s.expect_closed().await;
-    // MARKREAD of a target with the marker.
+    // RELAYMSG under a nick with the marker, MARKREAD of a target with it.
     let mut m = TestClient::connect(([127, 0, 0, 1], port).into()).await;
     m.send(&format!("PASS pass-{M}")).await;
     m.send("CAP REQ :draft/read-marker").await;
     m.send("CAP END").await;
     m.register("mia").await;
+    m.send("JOIN #ml").await;
+    m.expect("366").await;
+    a.send("JOIN #ml").await;
+    a.expect("366").await;
+    m.send(&format!("RELAYMSG #ml r/{M} :relayed-{M}")).await;
+    a.expect("PRIVMSG").await;
     m.send(&format!(
         "MARKREAD #mark-{M} timestamp=2020-01-01T00:00:00.000Z"
     ))

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use super::{response::Response, wire::Wire};
 use crate::{
     config::format_duration,
-    proto::{Line, caps::Cap, numerics::*},
+    proto::{Line, caps::Cap, line::add_tags, message::escape_tag_value, numerics::*},
     state::{ClientRef, Delivery, Event},
 };
 
@@ -113,13 +113,24 @@ fn wire(d: &Delivery, server: &str) -> Option<Wire> {
             msgid,
             account,
             bot,
+            relay,
         } => {
             let mut l = line(source, verb.as_str()).arg(target);
             if let Some(t) = text {
                 l = l.text(t);
             }
-            Wire::new(l.build(), at)
-                .msgid(msgid.clone())
+            let body = l.build();
+            let w = match relay {
+                // draft/relaymsg: the relayer's nick, for clients with the cap.
+                Some(relayer) => {
+                    let mut tag = String::from("draft/relaymsg=");
+                    escape_tag_value(relayer, &mut tag);
+                    let tagged = add_tags(&tag, &body);
+                    Wire::new(body, at).alt(Cap::Relaymsg, tagged)
+                }
+                None => Wire::new(body, at),
+            };
+            w.msgid(msgid.clone())
                 .account(account.clone())
                 .bot(*bot)
                 .client_tags(client_tags.clone())

@@ -24,6 +24,7 @@ pub mod oper;
 mod query;
 mod register;
 pub mod registration;
+mod relaymsg;
 pub mod response;
 mod sasl;
 mod services;
@@ -338,7 +339,8 @@ static TABLE: &[Spec] = &[
     cmd("TAGMSG", 0, message::tagmsg),
     cmd("AWAY", 0, message::away),
     cmd("SETNAME", 1, message::setname),
-    // markread.rs
+    // relaymsg.rs, markread.rs
+    cmd("RELAYMSG", 3, relaymsg::relaymsg),
     cmd("MARKREAD", 0, markread::markread),
     // monitor.rs
     cmd("MONITOR", 1, monitor::monitor),

@@ -50,7 +50,9 @@ pub fn nick(ctx: &mut Ctx, msg: &Message) {
     } else {
         crate::proto::line::truncate(new, max)
     };
-    let reserved = RESERVED_NICKS.iter().any(|r| ctx.state.casemap.eq(r, new));
+    // A relaymsg separator marks relayed nicks: no client may take one.
+    let reserved = RESERVED_NICKS.iter().any(|r| ctx.state.casemap.eq(r, new))
+        || ctx.config.relaymsg.is_relayed(new);
     if !valid_nick(new, max) || reserved {
         ctx.reply(ERR_ERRONEUSNICKNAME, &[new]);
         return;

@@ -1,8 +1,35 @@
 //! The config of the IRCv3 drafts that bridges and modern clients use:
-//! `[read_markers]` (draft/read-marker). Kept apart from the rest of
+//! `[relaymsg]` (who may relay messages under spoofed nicks, and the
+//! separators such nicks carry) and `[read_markers]` (draft/read-marker). Kept apart from the rest of
 //! validation so that the keys of one feature live together.
 
 use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRelaymsg {
+    pub enabled: bool,
+    /// Characters a relayed nick must carry (and a real nick may not).
+    pub separators: String,
+    /// Channel operators may relay in their channels.
+    pub available_to_chanops: bool,
+    /// IRC operators may relay in any channel they may speak in.
+    pub opers: bool,
+    /// Accounts (relay bots) that may relay in any channel they may speak in.
+    pub accounts: Vec<String>,
+}
+
+impl Default for RawRelaymsg {
+    fn default() -> Self {
+        RawRelaymsg {
+            enabled: true,
+            separators: "/".into(),
+            available_to_chanops: true,
+            opers: true,
+            accounts: Vec::new(),
+        }
+    }
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -23,20 +50,74 @@ impl Default for RawReadMarkers {
 }
 
 #[derive(Debug, Clone)]
+pub struct Relaymsg {
+    pub enabled: bool,
+    pub separators: String,
+    pub available_to_chanops: bool,
+    pub opers: bool,
+    pub accounts: Vec<String>,
+}
+
+impl Relaymsg {
+    /// Does `nick` carry a separator (so it is a relayed nick, which no
+    /// client may take with NICK)?
+    pub fn is_relayed(&self, nick: &str) -> bool {
+        self.enabled && nick.contains(|c| self.separators.contains(c))
+    }
+}
+
+#[derive(Debug, Clone)]
 pub struct ReadMarkers {
     pub enabled: bool,
     pub max_targets: usize,
 }
 
-pub(super) fn validate(k: &RawReadMarkers, errs: &mut Vec<String>) -> ReadMarkers {
+/// Characters no separator may be: they break the nick!user@host source or
+/// a target list, or the relaymsg spec reserves them.
+const RESERVED: &str = "!+%@&#$:'\"?*,.;= ";
+
+pub(super) fn validate(
+    r: &RawRelaymsg,
+    k: &RawReadMarkers,
+    errs: &mut Vec<String>,
+) -> (Relaymsg, ReadMarkers) {
+    if r.separators.is_empty() || r.separators.chars().count() > 8 {
+        errs.push(format!(
+            "relaymsg.separators: {:?} must be 1 to 8 characters",
+            r.separators
+        ));
+    }
+    if let Some(bad) = r
+        .separators
+        .chars()
+        .find(|c| !c.is_ascii_graphic() || c.is_ascii_alphanumeric() || RESERVED.contains(*c))
+    {
+        errs.push(format!(
+            "relaymsg.separators: {bad:?} cannot be a separator (letters, digits, spaces and {RESERVED:?} are not allowed)"
+        ));
+    }
+    for (i, a) in r.accounts.iter().enumerate() {
+        if a.is_empty() || a.contains(' ') {
+            errs.push(format!("relaymsg.accounts[{i}]: {a:?} must be one word"));
+        }
+    }
     if !(1..=10_000).contains(&k.max_targets) {
         errs.push(format!(
             "read_markers.max_targets: {} is outside 1..=10000",
             k.max_targets
         ));
     }
-    ReadMarkers {
-        enabled: k.enabled,
-        max_targets: k.max_targets,
-    }
+    (
+        Relaymsg {
+            enabled: r.enabled,
+            separators: r.separators.clone(),
+            available_to_chanops: r.available_to_chanops,
+            opers: r.opers,
+            accounts: r.accounts.clone(),
+        },
+        ReadMarkers {
+            enabled: k.enabled,
+            max_targets: k.max_targets,
+        },
+    )
 }

@@ -77,8 +77,27 @@ fn all_errors_at_once() {
 
 #[test]
 fn drafts_are_validated_with_their_keys() {
-    let e = Config::parse("[read_markers]\nmax_targets = 0\n", None)
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("read_markers.max_targets"), "{e}");
+    let c = Config::defaults();
+    assert!(c.relaymsg.is_relayed("alice/matrix") && !c.relaymsg.is_relayed("alice"));
+    let e = Config::parse(
+        "[relaymsg]\nseparators = \"!\"\naccounts = [\"a b\"]\n[read_markers]\nmax_targets = 0\n",
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    for key in [
+        "relaymsg.separators",
+        "relaymsg.accounts[0]",
+        "read_markers.max_targets",
+    ] {
+        assert!(e.contains(key), "{key} not in {e}");
+    }
+    for bad in ["", "a", "1", " ", "#", ",", "*", "123456789/"] {
+        let text = format!("[relaymsg]\nseparators = {bad:?}\n");
+        assert!(Config::parse(&text, None).is_err(), "{bad:?} accepted");
+    }
+    let c = Config::parse("[relaymsg]\nseparators = \"/|\"\nenabled = true\n", None).unwrap();
+    assert!(c.relaymsg.is_relayed("a|b"));
+    let off = Config::parse("[relaymsg]\nenabled = false\n", None).unwrap();
+    assert!(!off.relaymsg.is_relayed("a/b"));
 }

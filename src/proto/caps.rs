@@ -31,6 +31,8 @@ pub enum Cap {
     Sasl = 1 << 19,
     /// draft/account-registration (REGISTER, VERIFY): while services are on.
     AccountRegistration = 1 << 20,
+    /// draft/relaymsg, with the nick separators as value; while enabled.
+    Relaymsg = 1 << 27,
     /// draft/read-marker (MARKREAD).
     ReadMarker = 1 << 28,
 }
@@ -58,6 +60,7 @@ impl Cap {
         Cap::ExtendedMonitor,
         Cap::Sasl,
         Cap::AccountRegistration,
+        Cap::Relaymsg,
         Cap::ReadMarker,
     ];
 
@@ -84,6 +87,7 @@ impl Cap {
             Cap::ExtendedMonitor => "extended-monitor",
             Cap::Sasl => "sasl",
             Cap::AccountRegistration => "draft/account-registration",
+            Cap::Relaymsg => "draft/relaymsg",
             Cap::ReadMarker => "draft/read-marker",
         }
     }

@@ -100,6 +100,9 @@ pub enum Event {
         msgid: String,
         account: Option<String>,
         bot: bool,
+        /// RELAYMSG: the nick of the client that relayed it under `source`
+        /// (the `draft/relaymsg` tag).
+        relay: Option<String>,
     },
     /// draft/read-marker: the account's last read time of `target` moved.
     MarkRead {

@@ -21,6 +21,7 @@
 //! Beware `if let Some(x) = client.info().field.clone() { ... }`: the guard
 //! lives through the block; bind the value first.
 
+mod audience;
 mod channel;
 mod channels;
 mod client;
@@ -32,6 +33,7 @@ mod markers;
 mod modes;
 mod monitor;
 mod registered;
+mod relay;
 pub mod sendq;
 mod service;
 mod users;
@@ -58,6 +60,7 @@ pub use events::{Delivery, Event, Verb};
 pub use markers::{MarkerMap, marker_param};
 pub use modes::{ModeChange, ModeError, ModeOutcome};
 pub use registered::KeptChannel;
+pub use relay::{RELAY_IDENT, RelayRefusal};
 pub use service::MemberStatus;
 pub use views::{ChannelCursor, ListRow, NamesView, WhoRow};
 pub use whowas::Whowas;
