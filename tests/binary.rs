@@ -36,6 +36,10 @@ fn example_config_is_valid_and_documents_defaults() {
     assert_eq!(example.server.name, defaults.server.name);
     for (a, b) in [
         (
+            format!("{:?}", example.multiline),
+            format!("{:?}", defaults.multiline),
+        ),
+        (
             format!("{:?}", example.relaymsg),
             format!("{:?}", defaults.relaymsg),
         ),

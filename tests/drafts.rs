@@ -1,6 +1,8 @@
-//! IRCv3 drafts for bridges and modern clients: draft/relaymsg,
-//! draft/read-marker, and the NICKLEN cut of nicks sent before
-//! registration; every refusal with its exact FAIL code.
+//! IRCv3 drafts for bridges and modern clients: draft/multiline,
+//! draft/relaymsg, draft/read-marker, and the NICKLEN cut of nicks sent
+//! before registration; every refusal with its exact FAIL code.
+
+use std::time::Duration;
 
 use crate::common::*;
 
@@ -48,6 +50,493 @@ fn fails(lines: &[Msg]) -> Vec<String> {
 
 fn commands(lines: &[Msg]) -> Vec<&str> {
     lines.iter().map(|m| m.command.as_str()).collect()
+}
+
+async fn send_all(c: &mut TestClient, lines: &[&str]) {
+    let mut all = String::new();
+    for l in lines {
+        all.push_str(l);
+        all.push_str("\r\n");
+    }
+    c.send_raw(all.as_bytes()).await;
+}
+
+// ---------------------------------------------------------------------------
+// draft/multiline
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multiline_is_one_batch_for_the_cap_and_plain_lines_for_the_rest() {
+    let srv = start("").await;
+    let ml = format!("{BASE} draft/multiline");
+    let mut a = with_caps(&srv, "alice", &ml).await;
+    let mut b = with_caps(&srv, "bob", &ml).await;
+    let mut c = with_caps(&srv, "carol", "message-tags server-time").await;
+    let mut d = srv.user("dave").await;
+    for x in [&mut a, &mut b, &mut c, &mut d] {
+        join(x, "#m").await;
+    }
+    for x in [&mut a, &mut b, &mut c, &mut d] {
+        x.sync().await;
+    }
+    // The cap is offered with its limits.
+    let mut e = srv.client().await;
+    e.send("CAP LS 302").await;
+    let ls = crate::ircv3::ls_all(&mut e).await;
+    assert!(
+        ls.split(' ')
+            .any(|c| c == "draft/multiline=max-bytes=4096,max-lines=100"),
+        "{ls:?}"
+    );
+
+    send_all(
+        &mut a,
+        &[
+            "@label=xyz;+draft/reply=abc BATCH +123 draft/multiline #m",
+            "@batch=123 PRIVMSG #m hello",
+            "@batch=123 PRIVMSG #m :",
+            "@batch=123 PRIVMSG #m :how is ",
+            "@batch=123;draft/multiline-concat PRIVMSG #m :everyone?",
+            "BATCH -123",
+        ],
+    )
+    .await;
+    // The echo: one batch, labeled on its BATCH line only, no ACK.
+    let echo = a.sync().await;
+    assert_eq!(
+        commands(&echo),
+        ["BATCH", "PRIVMSG", "PRIVMSG", "PRIVMSG", "PRIVMSG", "BATCH"],
+        "{echo:#?}"
+    );
+    let start = &echo[0];
+    assert_eq!(tag(start, "label"), Some("xyz"));
+    assert_eq!(start.params[1..], ["draft/multiline", "#m"]);
+    assert_eq!(start.nick(), "alice");
+    let id = start.params[0].strip_prefix('+').unwrap().to_string();
+    let msgid = tag(start, "msgid").expect("msgid").to_string();
+    let time = tag(start, "time").expect("time").to_string();
+    assert_eq!(tag(start, "+draft/reply"), Some("abc"));
+    for m in &echo[1..5] {
+        assert_eq!(tag(m, "batch"), Some(id.as_str()), "{m:?}");
+        assert_eq!(tag(m, "msgid"), None);
+        assert_eq!(tag(m, "label"), None);
+    }
+    assert_eq!(echo[2].params, ["#m", ""]);
+    assert_eq!(tag(&echo[4], "draft/multiline-concat"), Some(""));
+    assert_eq!(tag(&echo[3], "draft/multiline-concat"), None);
+    assert_eq!(echo[5].params, [format!("-{id}")]);
+    assert_eq!(tag(&echo[5], "label"), None);
+
+    // Another client with the cap: the same batch, same msgid and time.
+    let got = b.sync().await;
+    assert_eq!(commands(&got), commands(&echo), "{got:#?}");
+    let bid = got[0].params[0].strip_prefix('+').unwrap();
+    assert_eq!(tag(&got[0], "msgid"), Some(msgid.as_str()));
+    assert_eq!(tag(&got[0], "time"), Some(time.as_str()));
+    let texts: Vec<&str> = got[1..5].iter().map(|m| m.last()).collect();
+    assert_eq!(texts, ["hello", "", "how is ", "everyone?"]);
+    assert!(got[1..5].iter().all(|m| tag(m, "batch") == Some(bid)));
+    assert_eq!(got[5].params, [format!("-{bid}")]);
+
+    // Without the cap: the non-blank lines one by one, the msgid on the
+    // first, the client tags and the time on all.
+    let plain = c.sync().await;
+    assert_eq!(commands(&plain), ["PRIVMSG"; 3], "{plain:#?}");
+    let texts: Vec<&str> = plain.iter().map(|m| m.last()).collect();
+    assert_eq!(texts, ["hello", "how is ", "everyone?"]);
+    let ids: Vec<Option<&str>> = plain.iter().map(|m| tag(m, "msgid")).collect();
+    assert_eq!(ids, [Some(msgid.as_str()), None, None]);
+    assert!(plain.iter().all(|m| tag(m, "time") == Some(time.as_str())
+        && tag(m, "+draft/reply") == Some("abc")
+        && tag(m, "draft/multiline-concat").is_none()
+        && tag(m, "batch").is_none()));
+    let bare = d.sync().await;
+    assert_eq!(commands(&bare), ["PRIVMSG"; 3]);
+    assert!(bare.iter().all(|m| m.tags.is_none() && m.nick() == "alice"));
+
+    // NOTICE batches too; without echo-message the sender gets nothing but
+    // the ACK of its label.
+    a.send("CAP REQ -echo-message").await;
+    a.expect("CAP").await;
+    send_all(
+        &mut a,
+        &[
+            "@label=n1 BATCH +n draft/multiline #m",
+            "@batch=n NOTICE #m :one",
+            "@batch=n NOTICE #m :two",
+            "BATCH -n",
+        ],
+    )
+    .await;
+    let ack = a.sync().await;
+    assert_eq!(commands(&ack), ["ACK"], "{ack:#?}");
+    assert_eq!(tag(&ack[0], "label"), Some("n1"));
+    let got = d.sync().await;
+    assert_eq!(commands(&got), ["NOTICE", "NOTICE"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multiline_refusals_have_their_fail_codes_and_deliver_nothing() {
+    let srv = start("[multiline]\nmax_lines = 3\nmax_bytes = 600\n").await;
+    let ml = format!("{BASE} draft/multiline");
+    let mut a = with_caps(&srv, "alice", &ml).await;
+    let mut b = with_caps(&srv, "bob", &ml).await;
+    let mut c = with_caps(&srv, "carol", BASE).await;
+    for x in [&mut a, &mut b, &mut c] {
+        join(x, "#m").await;
+        x.sync().await;
+    }
+    a.sync().await;
+    let x300 = format!("@batch=bytes PRIVMSG #m :{}", "x".repeat(300));
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "BATCH +lines draft/multiline #m",
+                "@batch=lines PRIVMSG #m :1",
+                "@batch=lines PRIVMSG #m :2",
+                "@batch=lines PRIVMSG #m :3",
+                "@batch=lines PRIVMSG #m :4",
+                // The rest of a failed batch is ignored.
+                "@batch=lines PRIVMSG #m :5",
+                "BATCH -lines",
+            ],
+            "MULTILINE_MAX_LINES 3",
+        ),
+        (
+            vec![
+                "BATCH +bytes draft/multiline #m",
+                &x300,
+                &x300,
+                "BATCH -bytes",
+            ],
+            "MULTILINE_MAX_BYTES 600",
+        ),
+        (
+            vec![
+                "BATCH +tg draft/multiline #m",
+                "@batch=tg PRIVMSG #m :hi",
+                "@batch=tg PRIVMSG #other :hi",
+                "BATCH -tg",
+            ],
+            "MULTILINE_INVALID_TARGET #m #other",
+        ),
+        (
+            vec![
+                "BATCH +cc draft/multiline #m",
+                "@batch=cc PRIVMSG #m :hello ",
+                "@batch=cc;draft/multiline-concat PRIVMSG #m :",
+                "BATCH -cc",
+            ],
+            "MULTILINE_INVALID",
+        ),
+        (
+            vec![
+                "BATCH +bl draft/multiline #m",
+                "@batch=bl PRIVMSG #m :",
+                "@batch=bl PRIVMSG #m :",
+                "BATCH -bl",
+            ],
+            "MULTILINE_INVALID",
+        ),
+        (
+            vec![
+                "BATCH +mix draft/multiline #m",
+                "@batch=mix PRIVMSG #m :a privmsg",
+                "@batch=mix NOTICE #m :then a notice",
+                "BATCH -mix",
+            ],
+            "MULTILINE_INVALID",
+        ),
+        (
+            vec![
+                "BATCH +tag draft/multiline #m",
+                "@batch=other PRIVMSG #m :hi",
+                "BATCH -tag",
+            ],
+            "MULTILINE_INVALID",
+        ),
+        (
+            vec![
+                "BATCH +ctcp draft/multiline #m",
+                "@batch=ctcp PRIVMSG #m :\x01ACTION waves\x01",
+                "@batch=ctcp PRIVMSG #m :and says hi",
+                "BATCH -ctcp",
+            ],
+            "MULTILINE_INVALID",
+        ),
+        (
+            vec![
+                "BATCH +tm draft/multiline #m",
+                "@batch=tm TAGMSG #m",
+                "BATCH -tm",
+            ],
+            "MULTILINE_INVALID",
+        ),
+        (
+            vec!["BATCH +nt draft/multiline", "@batch=nt PRIVMSG #m :x"],
+            "MULTILINE_INVALID",
+        ),
+        (vec!["BATCH -nothing"], "MULTILINE_INVALID"),
+        (
+            vec![
+                "BATCH +one draft/multiline #m",
+                "BATCH +two draft/multiline #m",
+                "@batch=two PRIVMSG #m :x",
+                "BATCH -two",
+            ],
+            "MULTILINE_INVALID",
+        ),
+        (
+            vec![
+                "BATCH +ty other/type #m",
+                "@batch=ty PRIVMSG #m :x",
+                "BATCH -ty",
+            ],
+            "UNKNOWN_TYPE ty other/type",
+        ),
+        (
+            vec!["BATCH +bad_ref draft/multiline #m"],
+            "INVALID_REFTAG +bad_ref",
+        ),
+        (vec!["BATCH nosign"], "INVALID_REFTAG nosign"),
+    ];
+    for (lines, code) in &cases {
+        send_all(&mut a, lines).await;
+        let got = a.sync().await;
+        assert_eq!(fails(&got), [*code], "{lines:?}: {got:#?}");
+        assert_eq!(got.len(), 1, "{lines:?}: {got:#?}");
+    }
+    // A line of another command breaks the batch off, and runs.
+    send_all(
+        &mut a,
+        &[
+            "BATCH +brk draft/multiline #m",
+            "@batch=brk PRIVMSG #m :hi",
+            "TOPIC #m",
+            "@batch=brk PRIVMSG #m :ignored",
+            "BATCH -brk",
+        ],
+    )
+    .await;
+    let got = a.sync().await;
+    assert_eq!(fails(&got), ["MULTILINE_INVALID"], "{got:#?}");
+    assert_eq!(commands(&got), ["FAIL", "331"]);
+    // An error at BATCH - answers under the opening BATCH's label.
+    send_all(
+        &mut a,
+        &[
+            "@label=L1 BATCH +lb draft/multiline #m",
+            "@batch=lb PRIVMSG #m :",
+            "BATCH -lb",
+        ],
+    )
+    .await;
+    let got = a.sync().await;
+    assert_eq!(fails(&got), ["MULTILINE_INVALID"]);
+    assert_eq!(tag(&got[0], "label"), Some("L1"));
+    // Standard numerics for targets: no such channel or nick.
+    for (target, numeric) in [("#nowhere", "403"), ("nobody", "401")] {
+        send_all(
+            &mut a,
+            &[
+                &format!("BATCH +t draft/multiline {target}"),
+                &format!("@batch=t PRIVMSG {target} :hi"),
+                "BATCH -t",
+            ],
+        )
+        .await;
+        assert_eq!(commands(&a.sync().await), [numeric]);
+    }
+    // Cannot speak in a moderated channel without voice.
+    a.send("MODE #m +m").await;
+    a.expect("MODE").await;
+    b.sync().await;
+    send_all(
+        &mut b,
+        &[
+            "BATCH +mod draft/multiline #m",
+            "@batch=mod PRIVMSG #m :hi",
+            "BATCH -mod",
+        ],
+    )
+    .await;
+    assert_eq!(commands(&b.sync().await), ["404"]);
+    // A client without the cap cannot open one; its lines go nowhere.
+    c.sync().await;
+    send_all(
+        &mut c,
+        &[
+            "BATCH +nc draft/multiline #m",
+            "@batch=nc PRIVMSG #m :hi",
+            "BATCH -nc",
+        ],
+    )
+    .await;
+    let got = c.sync().await;
+    assert_eq!(fails(&got), ["UNKNOWN_TYPE nc draft/multiline"], "{got:#?}");
+    assert_eq!(got.len(), 1);
+    // A lone PRIVMSG with a stray batch tag is refused, not delivered.
+    c.send("@batch=stray PRIVMSG #m :hi").await;
+    assert_eq!(fails(&c.sync().await), ["MULTILINE_INVALID"]);
+    // Nothing of all that reached anyone.
+    let seen = b.sync().await;
+    assert!(
+        !seen
+            .iter()
+            .any(|m| m.command == "PRIVMSG" || m.command == "BATCH"),
+        "{seen:#?}"
+    );
+    // A single CTCP line is a valid batch.
+    a.send("MODE #m -m").await;
+    send_all(
+        &mut a,
+        &[
+            "BATCH +act draft/multiline #m",
+            "@batch=act PRIVMSG #m :\x01ACTION waves\x01",
+            "BATCH -act",
+        ],
+    )
+    .await;
+    a.sync().await;
+    let got = c.sync().await;
+    let m = got
+        .iter()
+        .find(|m| m.command == "PRIVMSG")
+        .expect("PRIVMSG");
+    assert_eq!(m.last(), "\x01ACTION waves\x01");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_open_batch_times_out() {
+    let srv = start("[multiline]\ntimeout = \"5s\"\n[limits]\nping_interval = \"1h\"\n").await;
+    let mut a = with_caps(&srv, "alice", &format!("{BASE} draft/multiline")).await;
+    let mut b = srv.user("bob").await;
+    a.wait = Duration::from_secs(3600);
+    b.wait = Duration::from_secs(3600);
+    join(&mut a, "#m").await;
+    join(&mut b, "#m").await;
+    a.sync().await;
+    a.send("BATCH +t1 draft/multiline #m").await;
+    a.send("@batch=t1 PRIVMSG #m :early").await;
+    a.sync().await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    a.send("@batch=t1 PRIVMSG #m :late").await;
+    a.send("BATCH -t1").await;
+    assert_eq!(fails(&a.sync().await), ["TIMEOUT t1"]);
+    a.send("BATCH +t2 draft/multiline #m").await;
+    a.send("@batch=t2 PRIVMSG #m :early").await;
+    a.sync().await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    a.send("BATCH -t2").await;
+    assert_eq!(fails(&a.sync().await), ["TIMEOUT t2"]);
+    // Within the timeout, a batch goes through.
+    a.send("BATCH +t3 draft/multiline #m").await;
+    a.send("@batch=t3 PRIVMSG #m :early").await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    a.send("BATCH -t3").await;
+    a.sync().await;
+    let got = b.sync().await;
+    assert_eq!(commands(&got), ["PRIVMSG"], "{got:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multiline_to_a_nick_with_away_and_long_lines_split_to_fit() {
+    let srv = start("").await;
+    let ml = format!("{BASE} draft/multiline");
+    let mut a = with_caps(&srv, "alice", &ml).await;
+    let mut b = with_caps(&srv, "bob", &ml).await;
+    let mut d = srv.user("dave").await;
+    d.send("AWAY :gone fishing").await;
+    d.expect("306").await;
+    // One line that fits the client's 512 but not the relayed form (the
+    // source is added), and a second one.
+    let long = format!("{} end", "word ".repeat(96));
+    assert!(long.len() > 470 && long.len() < 490);
+    let line = format!("@batch=dm PRIVMSG dave :{long}");
+    assert!(line.len() < 510);
+    for to in ["dave", "bob"] {
+        send_all(
+            &mut a,
+            &[
+                &format!("BATCH +dm draft/multiline {to}"),
+                &line.replace("dave", to),
+                &format!("@batch=dm PRIVMSG {to} :second"),
+                "BATCH -dm",
+            ],
+        )
+        .await;
+    }
+    let got = a.sync().await;
+    // The away reply comes after the echo batch for dave; none for bob.
+    let away: Vec<&Msg> = got.iter().filter(|m| m.command == "301").collect();
+    assert_eq!(away.len(), 1);
+    assert_eq!(away[0].params[1..], ["dave", "gone fishing"]);
+    let plain = d.sync().await;
+    assert_eq!(commands(&plain), ["PRIVMSG"; 3], "{plain:#?}");
+    // Every line fit in 512 bytes (the test client checks); the pieces of
+    // the long one join back into it.
+    assert_eq!(format!("{}{}", plain[0].last(), plain[1].last()), long);
+    assert!(plain[0].last().ends_with(' '));
+    assert_eq!(plain[2].last(), "second");
+    let got = b.sync().await;
+    assert_eq!(
+        commands(&got),
+        ["BATCH", "PRIVMSG", "PRIVMSG", "PRIVMSG", "BATCH"]
+    );
+    assert_eq!(got[0].params[2], "bob");
+    assert_eq!(tag(&got[2], "draft/multiline-concat"), Some(""));
+    assert_eq!(tag(&got[3], "draft/multiline-concat"), None);
+    assert_eq!(format!("{}{}", got[1].last(), got[2].last()), long);
+}
+
+#[tokio::test(start_paused = true)]
+async fn flood_control_charges_a_batch_by_its_size() {
+    let srv = start(
+        "[flood]\nexempt = []\nburst = 10\nlines_per_second = 2.0\nrecvq = 16384\n[limits]\nping_interval = \"1h\"\n",
+    )
+    .await;
+    let mut a = with_caps(&srv, "alice", &format!("{BASE} draft/multiline")).await;
+    let mut b = srv.user("bob").await;
+    a.wait = Duration::from_secs(3600);
+    b.wait = Duration::from_secs(3600);
+    join(&mut a, "#m").await;
+    join(&mut b, "#m").await;
+    // Let the bucket fill up again (10 lines).
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let t0 = tokio::time::Instant::now();
+    // 30 lines of 100 bytes: three times the burst, taken at once; the
+    // batch costs 6 lines (3029 bytes / 512 + 1).
+    let text = "y".repeat(99);
+    let mut lines = vec!["BATCH +f draft/multiline #m".to_string()];
+    for i in 0..30 {
+        lines.push(format!("@batch=f PRIVMSG #m :{i}{text}"));
+    }
+    lines.push("BATCH -f".into());
+    for i in 0..10 {
+        lines.push(format!("PING :p{i}"));
+    }
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    send_all(&mut a, &refs).await;
+    for i in 0..30 {
+        let m = b.expect("PRIVMSG").await;
+        assert!(m.last().starts_with(&i.to_string()));
+    }
+    assert!(
+        t0.elapsed() < Duration::from_millis(100),
+        "{:?}",
+        t0.elapsed()
+    );
+    for i in 0..10 {
+        let p = a.expect("PONG").await;
+        assert_eq!(p.last(), format!("p{i}"));
+        let at = t0.elapsed().as_secs_f64();
+        if i < 4 {
+            assert!(at < 0.1, "PING {i} delayed: {at}");
+        } else {
+            let due = (i - 3) as f64 / 2.0;
+            assert!((at - due).abs() < 0.1, "PING {i} at {at}s, due at {due}s");
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------

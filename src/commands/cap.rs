@@ -124,6 +124,10 @@ pub fn offered(config: &Config, tls_connection: bool) -> Vec<(Cap, Option<String
                 .services
                 .enabled
                 .then(|| (c, Some("before-connect".to_string()))),
+            Cap::Multiline => config
+                .multiline
+                .enabled
+                .then(|| (c, Some(config.multiline.cap_value()))),
             Cap::Relaymsg => config
                 .relaymsg
                 .enabled

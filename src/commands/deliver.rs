@@ -157,6 +157,7 @@ fn wire(d: &Delivery, server: &str) -> Option<Wire> {
             Wire::new(line(server, "NOTICE").arg(channel).text(&text).build(), at)
         }
         Event::ChannelDestroyed { .. }
+        | Event::Multiline { .. }
         | Event::MonitorOnline { .. }
         | Event::MonitorOffline { .. } => {
             return None;
@@ -188,6 +189,9 @@ fn personal(d: &Delivery, server: &str, to: &ClientRef) -> Option<Bytes> {
 /// Queues `d` to its recipients; the actor's copy (when `d.echo`) goes into
 /// `actor`'s response.
 pub fn deliver(server: &str, d: &Delivery, actor: Option<(&ClientRef, &mut Response)>) {
+    if let Event::Multiline { .. } = d.event {
+        return super::multiwire::deliver(d, actor);
+    }
     let wants = |c: &ClientRef| d.only_with.is_none_or(|cap| c.has_cap(cap.bit()));
     match wire(d, server) {
         Some(w) => {

@@ -1,9 +1,37 @@
 //! The config of the IRCv3 drafts that bridges and modern clients use:
-//! `[relaymsg]` (who may relay messages under spoofed nicks, and the
-//! separators such nicks carry) and `[read_markers]` (draft/read-marker). Kept apart from the rest of
+//! `[multiline]` (draft/multiline limits), `[relaymsg]` (who may relay
+//! messages under spoofed nicks, and the separators such nicks carry) and
+//! `[read_markers]` (draft/read-marker). Kept apart from the rest of
 //! validation so that the keys of one feature live together.
 
+use std::time::Duration;
+
 use serde::Deserialize;
+
+use super::parse_duration;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawMultiline {
+    pub enabled: bool,
+    /// `max-bytes`: the combined message, line feeds included.
+    pub max_bytes: usize,
+    /// `max-lines`: PRIVMSG or NOTICE lines in one batch.
+    pub max_lines: usize,
+    /// A batch still open this long after `BATCH +` is dropped.
+    pub timeout: String,
+}
+
+impl Default for RawMultiline {
+    fn default() -> Self {
+        RawMultiline {
+            enabled: true,
+            max_bytes: 4096,
+            max_lines: 100,
+            timeout: "30s".into(),
+        }
+    }
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -50,6 +78,21 @@ impl Default for RawReadMarkers {
 }
 
 #[derive(Debug, Clone)]
+pub struct Multiline {
+    pub enabled: bool,
+    pub max_bytes: usize,
+    pub max_lines: usize,
+    pub timeout: Duration,
+}
+
+impl Multiline {
+    /// The `draft/multiline` capability value.
+    pub fn cap_value(&self) -> String {
+        format!("max-bytes={},max-lines={}", self.max_bytes, self.max_lines)
+    }
+}
+
+#[derive(Debug, Clone)]
 pub struct Relaymsg {
     pub enabled: bool,
     pub separators: String,
@@ -77,10 +120,34 @@ pub struct ReadMarkers {
 const RESERVED: &str = "!+%@&#$:'\"?*,.;= ";
 
 pub(super) fn validate(
+    m: &RawMultiline,
     r: &RawRelaymsg,
     k: &RawReadMarkers,
     errs: &mut Vec<String>,
-) -> (Relaymsg, ReadMarkers) {
+) -> (Multiline, Relaymsg, ReadMarkers) {
+    if !(512..=65536).contains(&m.max_bytes) {
+        errs.push(format!(
+            "multiline.max_bytes: {} is outside 512..=65536",
+            m.max_bytes
+        ));
+    }
+    if !(1..=1000).contains(&m.max_lines) {
+        errs.push(format!(
+            "multiline.max_lines: {} is outside 1..=1000",
+            m.max_lines
+        ));
+    }
+    let timeout = match parse_duration(&m.timeout) {
+        Ok(d) if !d.is_zero() => d,
+        Ok(_) => {
+            errs.push("multiline.timeout: must be at least 1s".into());
+            Duration::from_secs(1)
+        }
+        Err(e) => {
+            errs.push(format!("multiline.timeout: {e}"));
+            Duration::from_secs(1)
+        }
+    };
     if r.separators.is_empty() || r.separators.chars().count() > 8 {
         errs.push(format!(
             "relaymsg.separators: {:?} must be 1 to 8 characters",
@@ -108,6 +175,12 @@ pub(super) fn validate(
         ));
     }
     (
+        Multiline {
+            enabled: m.enabled,
+            max_bytes: m.max_bytes,
+            max_lines: m.max_lines,
+            timeout,
+        },
         Relaymsg {
             enabled: r.enabled,
             separators: r.separators.clone(),

@@ -20,7 +20,7 @@ mod tests;
 mod validate;
 mod web;
 
-pub use drafts::{ReadMarkers, Relaymsg};
+pub use drafts::{Multiline, ReadMarkers, Relaymsg};
 pub use raw::*;
 pub use web::{Web, Webirc};
 
@@ -60,7 +60,8 @@ pub struct Config {
     pub opers: Vec<Oper>,
     /// WebSocket origins, trusted proxies, WEBIRC gateways.
     pub web: Web,
-    /// Who may RELAYMSG, read markers.
+    /// draft/multiline limits, who may RELAYMSG, read markers.
+    pub multiline: Multiline,
     pub relaymsg: Relaymsg,
     pub read_markers: ReadMarkers,
     /// The file this came from, re-read on rehash; None for built-in defaults.

@@ -78,14 +78,18 @@ fn all_errors_at_once() {
 #[test]
 fn drafts_are_validated_with_their_keys() {
     let c = Config::defaults();
+    assert_eq!(c.multiline.cap_value(), "max-bytes=4096,max-lines=100");
     assert!(c.relaymsg.is_relayed("alice/matrix") && !c.relaymsg.is_relayed("alice"));
     let e = Config::parse(
-        "[relaymsg]\nseparators = \"!\"\naccounts = [\"a b\"]\n[read_markers]\nmax_targets = 0\n",
+        "[multiline]\nmax_bytes = 100\nmax_lines = 0\ntimeout = \"0s\"\n[relaymsg]\nseparators = \"!\"\naccounts = [\"a b\"]\n[read_markers]\nmax_targets = 0\n",
         None,
     )
     .unwrap_err()
     .to_string();
     for key in [
+        "multiline.max_bytes",
+        "multiline.max_lines",
+        "multiline.timeout",
         "relaymsg.separators",
         "relaymsg.accounts[0]",
         "read_markers.max_targets",

@@ -69,16 +69,16 @@ impl Shared {
         if new.server.casemapping != old.server.casemapping {
             return Err("server.casemapping changed: that needs a restart".into());
         }
-        // The draft capabilities' values (relaymsg separators) were granted
-        // as offered: they stay until a restart.
+        // The draft capabilities' values (multiline limits, relaymsg
+        // separators) were granted as offered: they stay until a restart.
         let drafts = |c: &Config| {
             crate::commands::cap::offered(c, false)
                 .into_iter()
-                .filter(|(c, _)| matches!(c, Cap::Relaymsg | Cap::ReadMarker))
+                .filter(|(c, _)| matches!(c, Cap::Multiline | Cap::Relaymsg | Cap::ReadMarker))
                 .collect::<Vec<_>>()
         };
         if drafts(&new) != drafts(&old) {
-            return Err("[relaymsg] or [read_markers] changed what CAP offers (enabled, separators): that needs a restart".into());
+            return Err("[multiline], [relaymsg] or [read_markers] changed what CAP offers (enabled, limits, separators): that needs a restart".into());
         }
         self.reload_tls(&new)?;
         let sts = |c: &Config| {

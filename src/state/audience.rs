@@ -1,6 +1,6 @@
 //! Who hears a message to a channel: the can-speak checks and the members
 //! (all, or a STATUSMSG rank), under the channel's lock, shared by the
-//! messages that are not plain PRIVMSG/NOTICE (RELAYMSG).
+//! messages that are not plain PRIVMSG/NOTICE (RELAYMSG, multiline).
 
 use super::{
     ClientRef, Refusal, State,
