@@ -246,15 +246,17 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
     };
     let result: anyhow::Result<()> = rt.block_on(async move {
         use tokio::signal::unix::{SignalKind, signal};
+        // Handlers first: a SIGHUP that arrives once the port is open must
+        // reload, not kill (the default action) the server.
+        let mut hup = signal(SignalKind::hangup())?;
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
         let server = Server::bind(config).await?;
         for a in server.local_addrs() {
             tracing::info!(address = %a, "listening");
         }
         let handle = server.handle();
         let running = tokio::spawn(server.run());
-        let mut hup = signal(SignalKind::hangup())?;
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
         loop {
             tokio::select! {
                 _ = hup.recv() => match handle.rehash() {

@@ -34,6 +34,22 @@ fn example_config_is_valid_and_documents_defaults() {
         format!("{:?}", defaults.channels)
     );
     assert_eq!(example.server.name, defaults.server.name);
+    for (a, b) in [
+        (
+            format!("{:?}", example.multiline),
+            format!("{:?}", defaults.multiline),
+        ),
+        (
+            format!("{:?}", example.relaymsg),
+            format!("{:?}", defaults.relaymsg),
+        ),
+        (
+            format!("{:?}", example.read_markers),
+            format!("{:?}", defaults.read_markers),
+        ),
+    ] {
+        assert_eq!(a, b);
+    }
 }
 
 #[test]

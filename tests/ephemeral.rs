@@ -473,6 +473,40 @@ async fn nothing_said_reaches_a_log_or_a_file() {
     s.expect("001").await;
     s.send("QUIT").await;
     s.expect_closed().await;
+    // draft/multiline (and a refused batch naming the marker), RELAYMSG
+    // under a nick with the marker, MARKREAD of a target with the marker.
+    let mut m = TestClient::connect(([127, 0, 0, 1], port).into()).await;
+    m.send(&format!("PASS pass-{M}")).await;
+    m.send("CAP REQ :draft/multiline batch draft/read-marker")
+        .await;
+    m.send("CAP END").await;
+    m.register("mia").await;
+    m.send("JOIN #ml").await;
+    m.expect("366").await;
+    a.send("JOIN #ml").await;
+    a.expect("366").await;
+    m.send("BATCH +b1 draft/multiline #ml").await;
+    m.send(&format!("@batch=b1 PRIVMSG #ml :multiline-{M}"))
+        .await;
+    m.send(&format!(
+        "@batch=b1;draft/multiline-concat PRIVMSG #ml :concat-{M}"
+    ))
+    .await;
+    m.send("BATCH -b1").await;
+    a.expect("PRIVMSG").await;
+    a.expect("PRIVMSG").await;
+    m.send(&format!("BATCH +b2 draft/multiline #t-{M}")).await;
+    m.send(&format!("@batch=b2 PRIVMSG #u-{M} :bad-{M}")).await;
+    m.expect("FAIL").await;
+    m.send(&format!("RELAYMSG #ml r/{M} :relayed-{M}")).await;
+    a.expect("PRIVMSG").await;
+    m.send(&format!(
+        "MARKREAD #mark-{M} timestamp=2020-01-01T00:00:00.000Z"
+    ))
+    .await;
+    m.expect("MARKREAD").await;
+    m.send("QUIT").await;
+    m.expect_closed().await;
     // A handler panic (test-build hook) is logged with its location only.
     let mut d = login("dave").await;
     d.send(&format!("__PANIC panic-{M}")).await;

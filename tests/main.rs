@@ -6,6 +6,7 @@ mod common;
 mod binary;
 mod channels;
 mod connection;
+mod drafts;
 mod ephemeral;
 mod init;
 mod ircv3;

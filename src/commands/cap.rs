@@ -124,6 +124,15 @@ pub fn offered(config: &Config, tls_connection: bool) -> Vec<(Cap, Option<String
                 .services
                 .enabled
                 .then(|| (c, Some("before-connect".to_string()))),
+            Cap::Multiline => config
+                .multiline
+                .enabled
+                .then(|| (c, Some(config.multiline.cap_value()))),
+            Cap::Relaymsg => config
+                .relaymsg
+                .enabled
+                .then(|| (c, Some(config.relaymsg.separators.clone()))),
+            Cap::ReadMarker => config.read_markers.enabled.then_some((c, None)),
             Cap::Sts => sts_port.map(|port| {
                 // Spec: `port` on plaintext connections, `duration` on secure ones.
                 let v = if tls_connection {

@@ -97,6 +97,7 @@ fn join_one(ctx: &mut Ctx, name: &str, key: Option<&str>) {
             &[&view.name, &t.setter, &t.time.to_string()],
         );
     }
+    super::markread::after_join(ctx, &view.name);
     if !client.has_cap(Cap::NoImplicitNames.bit()) {
         list::send_names(ctx, &view.name);
     }

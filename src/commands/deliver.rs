@@ -9,7 +9,7 @@ use bytes::Bytes;
 use super::{response::Response, wire::Wire};
 use crate::{
     config::format_duration,
-    proto::{Line, caps::Cap, numerics::*},
+    proto::{Line, caps::Cap, line::add_tags, message::escape_tag_value, numerics::*},
     state::{ClientRef, Delivery, Event},
 };
 
@@ -113,17 +113,32 @@ fn wire(d: &Delivery, server: &str) -> Option<Wire> {
             msgid,
             account,
             bot,
+            relay,
         } => {
             let mut l = line(source, verb.as_str()).arg(target);
             if let Some(t) = text {
                 l = l.text(t);
             }
-            Wire::new(l.build(), at)
-                .msgid(msgid.clone())
+            let body = l.build();
+            let w = match relay {
+                // draft/relaymsg: the relayer's nick, for clients with the cap.
+                Some(relayer) => {
+                    let mut tag = String::from("draft/relaymsg=");
+                    escape_tag_value(relayer, &mut tag);
+                    let tagged = add_tags(&tag, &body);
+                    Wire::new(body, at).alt(Cap::Relaymsg, tagged)
+                }
+                None => Wire::new(body, at),
+            };
+            w.msgid(msgid.clone())
                 .account(account.clone())
                 .bot(*bot)
                 .client_tags(client_tags.clone())
         }
+        Event::MarkRead { target, timestamp } => Wire::new(
+            line(server, "MARKREAD").arg(target).arg(timestamp).build(),
+            at,
+        ),
         Event::Wallops { source, text } => {
             Wire::new(line(source, "WALLOPS").text(text).build(), at)
         }
@@ -142,6 +157,7 @@ fn wire(d: &Delivery, server: &str) -> Option<Wire> {
             Wire::new(line(server, "NOTICE").arg(channel).text(&text).build(), at)
         }
         Event::ChannelDestroyed { .. }
+        | Event::Multiline { .. }
         | Event::MonitorOnline { .. }
         | Event::MonitorOffline { .. } => {
             return None;
@@ -173,6 +189,9 @@ fn personal(d: &Delivery, server: &str, to: &ClientRef) -> Option<Bytes> {
 /// Queues `d` to its recipients; the actor's copy (when `d.echo`) goes into
 /// `actor`'s response.
 pub fn deliver(server: &str, d: &Delivery, actor: Option<(&ClientRef, &mut Response)>) {
+    if let Event::Multiline { .. } = d.event {
+        return super::multiwire::deliver(d, actor);
+    }
     let wants = |c: &ClientRef| d.only_with.is_none_or(|cap| c.has_cap(cap.bit()));
     match wire(d, server) {
         Some(w) => {

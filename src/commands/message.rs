@@ -26,7 +26,7 @@ pub fn tagmsg(ctx: &mut Ctx, msg: &Message) {
 
 /// The client-only tags (`+key[=value]`) of a message that CLIENTTAGDENY
 /// lets through, still escaped.
-fn client_tags(msg: &Message, limits: &crate::config::Limits) -> Option<String> {
+pub(super) fn client_tags(msg: &Message, limits: &crate::config::Limits) -> Option<String> {
     let tags: Vec<&str> = msg
         .tags?
         .split(';')

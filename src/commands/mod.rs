@@ -16,13 +16,17 @@ mod channel;
 pub mod deliver;
 mod help;
 mod list;
+mod markread;
 mod message;
 mod mode;
 mod monitor;
+pub mod multiline;
+mod multiwire;
 pub mod oper;
 mod query;
 mod register;
 pub mod registration;
+mod relaymsg;
 pub mod response;
 mod sasl;
 mod services;
@@ -82,6 +86,14 @@ pub struct Session {
     /// A SASL exchange in progress (boxed: an idle session carries none).
     pub sasl: Option<Box<sasl::Exchange>>,
     pub oper_failures: u32,
+    /// A draft/multiline batch being received (boxed: most sessions never
+    /// open one).
+    pub batch: Option<Box<multiline::ClientBatch>>,
+    /// Read markers of a connection without an account (draft/read-marker).
+    pub markers: Option<Box<crate::state::MarkerMap>>,
+    /// What the last line costs flood control, when not one line: nothing
+    /// for the lines of a multiline batch, its size when it ends.
+    pub flood_cost: Option<u32>,
 }
 
 impl Session {
@@ -98,7 +110,17 @@ impl Session {
             jobs: Default::default(),
             sasl: None,
             oper_failures: 0,
+            batch: None,
+            markers: None,
+            flood_cost: None,
         }
+    }
+
+    /// Is a multiline batch open (its lines are not fakelagged one by one)?
+    pub fn in_client_batch(&self) -> bool {
+        self.batch
+            .as_deref()
+            .is_some_and(multiline::ClientBatch::is_open)
     }
 }
 
@@ -113,6 +135,12 @@ pub struct Ctx<'a> {
     /// The command carries a labeled-response label: every reply must stay
     /// in `out` to be wrapped.
     pub labeled: bool,
+    /// That label (a client batch answers under its opening line's label).
+    pub label: Option<String>,
+    /// Set by a handler that answers for another line than its own (a
+    /// client batch): the label to answer with instead of the line's, None
+    /// for no label (and no ACK).
+    pub relabel: Option<Option<String>>,
     pub control: Arc<dyn Control>,
 }
 
@@ -124,6 +152,8 @@ impl<'a> Ctx<'a> {
             session,
             out: Response::new(),
             labeled: false,
+            label: None,
+            relabel: None,
             control,
         }
     }
@@ -337,6 +367,10 @@ static TABLE: &[Spec] = &[
     cmd("TAGMSG", 0, message::tagmsg),
     cmd("AWAY", 0, message::away),
     cmd("SETNAME", 1, message::setname),
+    // multiline.rs, relaymsg.rs, markread.rs
+    cmd("BATCH", 1, multiline::batch),
+    cmd("RELAYMSG", 3, relaymsg::relaymsg),
+    cmd("MARKREAD", 0, markread::markread),
     // monitor.rs
     cmd("MONITOR", 1, monitor::monitor),
     // services.rs, sasl.rs
@@ -374,6 +408,13 @@ pub fn command_names() -> Vec<&'static str> {
 /// Runs one parsed message through the shared checks and its handler.
 pub fn dispatch(ctx: &mut Ctx, msg: &Message) {
     let name = msg.command.to_ascii_uppercase();
+    // The lines of a draft/multiline batch (and anything that breaks one).
+    if (msg.tags.is_some() || ctx.session.batch.is_some())
+        && ctx.session.registered
+        && multiline::intercept(ctx, msg, &name)
+    {
+        return;
+    }
     let Some(spec) = BY_NAME.get(name.as_str()) else {
         if ctx.session.registered {
             ctx.reply(ERR_UNKNOWNCOMMAND, &[&name]);

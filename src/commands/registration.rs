@@ -41,8 +41,19 @@ pub fn nick(ctx: &mut Ctx, msg: &Message) {
         ctx.reply(ERR_NONICKNAMEGIVEN, &[]);
         return;
     };
-    let reserved = RESERVED_NICKS.iter().any(|r| ctx.state.casemap.eq(r, new));
-    if !valid_nick(new, ctx.config.limits.nicklen) || reserved {
+    let max = ctx.config.limits.nicklen;
+    // Bridges send a whole display name before registration: it is cut to
+    // NICKLEN (as Solanum does) rather than refused; a registered client's
+    // too-long NICK still gets 432.
+    let new = if ctx.session.registered {
+        new
+    } else {
+        crate::proto::line::truncate(new, max)
+    };
+    // A relaymsg separator marks relayed nicks: no client may take one.
+    let reserved = RESERVED_NICKS.iter().any(|r| ctx.state.casemap.eq(r, new))
+        || ctx.config.relaymsg.is_relayed(new);
+    if !valid_nick(new, max) || reserved {
         ctx.reply(ERR_ERRONEUSNICKNAME, &[new]);
         return;
     }

@@ -49,11 +49,15 @@ pub struct Response {
     open: Vec<usize>,
     lines: usize,
     streams: usize,
+    /// The response is a batch of its own (a draft/multiline echo): a
+    /// label goes on its first line, with no labeled-response batch.
+    label_first: bool,
 }
 
 static BATCH_IDS: AtomicU64 = AtomicU64::new(1);
 
-fn batch_id() -> String {
+/// A batch reference unique for the life of the process.
+pub(crate) fn batch_id() -> String {
     format!("b{:x}", BATCH_IDS.fetch_add(1, Ordering::Relaxed))
 }
 
@@ -71,6 +75,12 @@ impl Response {
         self.lines += 1;
         let b = self.current();
         self.items.push_back(Item::Line(line, b));
+    }
+
+    /// Marks the response as a batch of its own: a labeled-response label
+    /// goes on its first line (the multiline spec's rule for echoes).
+    pub fn label_first_line(&mut self) {
+        self.label_first = true;
     }
 
     /// Adds a long reply, made one line at a time as the client reads.
@@ -122,6 +132,7 @@ impl Response {
         self.open.extend(other.open.into_iter().map(|i| i + shift));
         self.lines += other.lines;
         self.streams += other.streams;
+        self.label_first |= other.label_first;
     }
 
     pub fn is_empty(&self) -> bool {
@@ -148,7 +159,7 @@ impl Response {
             if self.items.is_empty() {
                 let ack = client.stamp(Line::new(Some(server), "ACK").build());
                 prologue.push_back(add_tags(&tag, &ack));
-            } else if single || !batch_cap {
+            } else if single || !batch_cap || self.label_first {
                 // One line carries the label; without batch, the first does.
                 label_next = Some(tag.clone());
             } else {

@@ -13,12 +13,14 @@ use std::{
 
 use crate::proto::{Casemapping, mask::Cidr};
 
+mod drafts;
 mod raw;
 #[cfg(test)]
 mod tests;
 mod validate;
 mod web;
 
+pub use drafts::{Multiline, ReadMarkers, Relaymsg};
 pub use raw::*;
 pub use web::{Web, Webirc};
 
@@ -58,6 +60,10 @@ pub struct Config {
     pub opers: Vec<Oper>,
     /// WebSocket origins, trusted proxies, WEBIRC gateways.
     pub web: Web,
+    /// draft/multiline limits, who may RELAYMSG, read markers.
+    pub multiline: Multiline,
+    pub relaymsg: Relaymsg,
+    pub read_markers: ReadMarkers,
     /// The file this came from, re-read on rehash; None for built-in defaults.
     pub path: Option<PathBuf>,
 }

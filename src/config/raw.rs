@@ -24,6 +24,10 @@ pub struct RawConfig {
     pub websocket: RawWebsocket,
     pub gateway: RawGateway,
     pub webirc: Vec<RawWebirc>,
+    // IRCv3 drafts for bridges and modern clients (drafts.rs).
+    pub multiline: super::drafts::RawMultiline,
+    pub relaymsg: super::drafts::RawRelaymsg,
+    pub read_markers: super::drafts::RawReadMarkers,
 }
 
 #[derive(Debug, Deserialize, Default)]

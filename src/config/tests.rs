@@ -74,3 +74,34 @@ fn all_errors_at_once() {
     let e = Config::parse("[limits]\nnicklen = 3\nping_timeout = \"x\"\n", None).unwrap_err();
     assert_eq!(e.0.len(), 2, "{e}");
 }
+
+#[test]
+fn drafts_are_validated_with_their_keys() {
+    let c = Config::defaults();
+    assert_eq!(c.multiline.cap_value(), "max-bytes=4096,max-lines=100");
+    assert!(c.relaymsg.is_relayed("alice/matrix") && !c.relaymsg.is_relayed("alice"));
+    let e = Config::parse(
+        "[multiline]\nmax_bytes = 100\nmax_lines = 0\ntimeout = \"0s\"\n[relaymsg]\nseparators = \"!\"\naccounts = [\"a b\"]\n[read_markers]\nmax_targets = 0\n",
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    for key in [
+        "multiline.max_bytes",
+        "multiline.max_lines",
+        "multiline.timeout",
+        "relaymsg.separators",
+        "relaymsg.accounts[0]",
+        "read_markers.max_targets",
+    ] {
+        assert!(e.contains(key), "{key} not in {e}");
+    }
+    for bad in ["", "a", "1", " ", "#", ",", "*", "123456789/"] {
+        let text = format!("[relaymsg]\nseparators = {bad:?}\n");
+        assert!(Config::parse(&text, None).is_err(), "{bad:?} accepted");
+    }
+    let c = Config::parse("[relaymsg]\nseparators = \"/|\"\nenabled = true\n", None).unwrap();
+    assert!(c.relaymsg.is_relayed("a|b"));
+    let off = Config::parse("[relaymsg]\nenabled = false\n", None).unwrap();
+    assert!(!off.relaymsg.is_relayed("a/b"));
+}

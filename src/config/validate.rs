@@ -346,6 +346,8 @@ pub(super) fn validate(raw: RawConfig, path: Option<&Path>) -> Result<Config, Co
         }
     });
     let web = super::web::validate(&raw.websocket, &raw.gateway, &raw.webirc, &mut errs);
+    let (multiline, relaymsg, read_markers) =
+        super::drafts::validate(&raw.multiline, &raw.relaymsg, &raw.read_markers, &mut errs);
 
     if !errs.is_empty() {
         return Err(ConfigError(errs));
@@ -375,6 +377,9 @@ pub(super) fn validate(raw: RawConfig, path: Option<&Path>) -> Result<Config, Co
         tokens,
         opers,
         web,
+        multiline,
+        relaymsg,
+        read_markers,
         path: path.map(Path::to_path_buf),
     })
 }

@@ -34,9 +34,11 @@ impl Bucket {
         self.tokens >= 1.0
     }
 
-    /// Accounts for one processed line.
-    pub fn take(&mut self) {
-        self.tokens -= 1.0;
+    /// Accounts for a processed line that costs `lines` (one for most; a
+    /// multiline batch is charged by its size when it ends, and may take
+    /// the bucket below zero, which delays the lines after it).
+    pub fn take(&mut self, lines: u32) {
+        self.tokens -= f64::from(lines);
     }
 
     /// When the next line may be processed.
@@ -58,18 +60,35 @@ mod tests {
         let mut b = Bucket::new(3, 2.0, t0);
         for _ in 0..3 {
             assert!(b.ready(t0));
-            b.take();
+            b.take(1);
         }
         assert!(!b.ready(t0));
         assert_eq!(b.ready_at(), t0 + Duration::from_millis(500));
         assert!(b.ready(t0 + Duration::from_millis(500)));
-        b.take();
+        b.take(1);
         assert!(!b.ready(t0 + Duration::from_millis(600)));
         // Idle time refills up to the burst, no further.
         assert!(b.ready(t0 + Duration::from_secs(100)));
         for _ in 0..3 {
-            b.take();
+            b.take(1);
         }
         assert!(!b.ready(t0 + Duration::from_secs(100)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_big_charge_delays_by_its_size() {
+        let t0 = Instant::now();
+        let mut b = Bucket::new(10, 2.0, t0);
+        // A multiline batch worth 9 lines, then one more line: free.
+        b.take(9);
+        assert!(b.ready(t0));
+        b.take(1);
+        // Another worth 9: the next line waits 5 s, until the bucket is back
+        // to one token at 2 a second.
+        b.take(9);
+        assert!(!b.ready(t0));
+        assert_eq!(b.ready_at(), t0 + Duration::from_millis(5000));
+        b.take(0);
+        assert!(b.ready(t0 + Duration::from_secs(5)));
     }
 }

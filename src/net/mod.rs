@@ -84,6 +84,17 @@ impl Shared {
         if new.server.casemapping != old.server.casemapping {
             return Err("server.casemapping changed: that needs a restart".into());
         }
+        // The draft capabilities' values (multiline limits, relaymsg
+        // separators) were granted as offered: they stay until a restart.
+        let drafts = |c: &Config| {
+            crate::commands::cap::offered(c, false)
+                .into_iter()
+                .filter(|(c, _)| matches!(c, Cap::Multiline | Cap::Relaymsg | Cap::ReadMarker))
+                .collect::<Vec<_>>()
+        };
+        if drafts(&new) != drafts(&old) {
+            return Err("[multiline], [relaymsg] or [read_markers] changed what CAP offers (enabled, limits, separators): that needs a restart".into());
+        }
         self.reload_tls(&new)?;
         let sts = |c: &Config| {
             crate::commands::cap::offered(c, false)

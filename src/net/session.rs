@@ -138,7 +138,10 @@ pub async fn serve<R: LineReader, W: LineWriter>(
         // The client's reading paces its pipelined commands: no next line
         // while its own queue is more than half full.
         while client.sendq.has_room(INPUT_ROOM) {
+            // The lines of a multiline batch are not delayed one by one:
+            // the batch is charged by its size when it ends.
             if let Some(b) = flood.as_mut()
+                && !session.in_client_batch()
                 && !b.ready(Instant::now())
             {
                 break;
@@ -146,15 +149,16 @@ pub async fn serve<R: LineReader, W: LineWriter>(
             let Some(frame) = reader.next_frame() else {
                 break;
             };
-            if let Some(b) = flood.as_mut() {
-                b.take();
-            }
             // Boxed: the state of a command in progress (its response, a
             // job) is allocated while it runs, not carried by every idle
             // connection's task.
             if let Some(end) = Box::pin(handle_frame(frame, &mut session, &shared, &control)).await
             {
                 break 'conn end;
+            }
+            let cost = session.flood_cost.take().unwrap_or(1);
+            if let Some(b) = flood.as_mut() {
+                b.take(cost);
             }
             if let Some(q) = session.quit.take() {
                 break 'conn (End::Quit, q);
@@ -358,6 +362,7 @@ fn run_line(ctx: &mut Ctx, frame: Frame) -> Option<Option<String>> {
         .map(unescape_tag_value)
         .filter(|v| !v.is_empty());
     ctx.labeled = label.is_some();
+    ctx.label.clone_from(&label);
     match Message::parse(text) {
         Ok(msg) => {
             if !guarded(|| commands::dispatch(ctx, &msg)) {
@@ -371,7 +376,7 @@ fn run_line(ctx: &mut Ctx, frame: Frame) -> Option<Option<String>> {
         Err(ParseError::Empty) => return Some(None),
         Err(_) => ctx.reply(ERR_UNKNOWNERROR, &["*", "Malformed message"]),
     }
-    Some(label)
+    Some(ctx.relabel.take().unwrap_or(label))
 }
 
 /// Queues a response's lines as the client's queue drains. A client that

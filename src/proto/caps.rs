@@ -31,6 +31,12 @@ pub enum Cap {
     Sasl = 1 << 19,
     /// draft/account-registration (REGISTER, VERIFY): while services are on.
     AccountRegistration = 1 << 20,
+    /// draft/multiline, with `max-bytes` and `max-lines` as value.
+    Multiline = 1 << 26,
+    /// draft/relaymsg, with the nick separators as value; while enabled.
+    Relaymsg = 1 << 27,
+    /// draft/read-marker (MARKREAD).
+    ReadMarker = 1 << 28,
 }
 
 impl Cap {
@@ -56,6 +62,9 @@ impl Cap {
         Cap::ExtendedMonitor,
         Cap::Sasl,
         Cap::AccountRegistration,
+        Cap::Multiline,
+        Cap::Relaymsg,
+        Cap::ReadMarker,
     ];
 
     pub fn name(self) -> &'static str {
@@ -81,6 +90,9 @@ impl Cap {
             Cap::ExtendedMonitor => "extended-monitor",
             Cap::Sasl => "sasl",
             Cap::AccountRegistration => "draft/account-registration",
+            Cap::Multiline => "draft/multiline",
+            Cap::Relaymsg => "draft/relaymsg",
+            Cap::ReadMarker => "draft/read-marker",
         }
     }
 

@@ -200,6 +200,7 @@ fn notice(state: &State, client: &ClientRef, text: &str) -> Delivery {
             msgid: state.new_msgid(),
             account: None,
             bot: false,
+            relay: None,
         },
         vec![client.clone()],
     )

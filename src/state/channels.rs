@@ -473,6 +473,7 @@ impl State {
                 msgid: self.new_msgid(),
                 account: info.account.clone(),
                 bot: info.modes.bot,
+                relay: None,
             },
             to,
         )
@@ -516,6 +517,7 @@ impl State {
                 msgid: self.new_msgid(),
                 account: info.account.clone(),
                 bot: info.modes.bot,
+                relay: None,
             },
             vec![to],
         )

@@ -28,6 +28,44 @@ impl Verb {
     }
 }
 
+/// The lines of a draft/multiline message as the sender composed them:
+/// each line's text, and whether it continues the previous one with no
+/// line feed (`draft/multiline-concat`). History keeps it as one value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Multiline {
+    pub lines: Vec<MultilineLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultilineLine {
+    pub concat: bool,
+    pub text: String,
+}
+
+impl Multiline {
+    /// The combined message: lines joined by line feeds, concat lines
+    /// joined to the previous one directly.
+    pub fn combined(&self) -> String {
+        let mut out = String::new();
+        for (i, l) in self.lines.iter().enumerate() {
+            if i > 0 && !l.concat {
+                out.push('\n');
+            }
+            out.push_str(&l.text);
+        }
+        out
+    }
+
+    /// Bytes of the combined message (what `max-bytes` counts).
+    pub fn len_bytes(&self) -> usize {
+        self.lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| l.text.len() + usize::from(i > 0 && !l.concat))
+            .sum()
+    }
+}
+
 /// A change to shared state, or a message, as other clients learn of it.
 /// `source` is the actor's `nick!user@host` at the time of the event.
 #[derive(Debug, Clone)]
@@ -100,6 +138,28 @@ pub enum Event {
         msgid: String,
         account: Option<String>,
         bot: bool,
+        /// RELAYMSG: the nick of the client that relayed it under `source`
+        /// (the `draft/relaymsg` tag).
+        relay: Option<String>,
+    },
+    /// A draft/multiline message: one message (one msgid) made of lines.
+    Multiline {
+        verb: Verb,
+        source: String,
+        /// As the sender wrote it, STATUSMSG prefix included.
+        target: String,
+        body: Multiline,
+        /// Client-only tags of the opening BATCH, still escaped.
+        client_tags: Option<String>,
+        msgid: String,
+        account: Option<String>,
+        bot: bool,
+    },
+    /// draft/read-marker: the account's last read time of `target` moved.
+    MarkRead {
+        target: String,
+        /// `timestamp=...`.
+        timestamp: String,
     },
     Wallops {
         source: String,

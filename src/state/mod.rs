@@ -13,13 +13,15 @@
 //! Lock order (acquire only strictly higher tiers while holding a lock; never
 //! hold any across `.await`; all are `parking_lot` locks, which a panic does
 //! not poison):
-//!   0. `monitors`, `hosts`, `whowas`, the idle heap (each taken alone)
+//!   0. `monitors`, `hosts`, `whowas`, the idle heap, `markers` (each
+//!      taken alone)
 //!   1. `nicks`   2. `channels` (the registry map)   3. one `Channel`
 //!   4. one client's `info`   5. one client's `SendQ`
 //!
 //! Beware `if let Some(x) = client.info().field.clone() { ... }`: the guard
 //! lives through the block; bind the value first.
 
+mod audience;
 mod channel;
 mod channels;
 mod client;
@@ -27,9 +29,12 @@ pub mod events;
 mod gateway;
 mod hosts;
 mod idle;
+mod markers;
 mod modes;
 mod monitor;
+mod multiline;
 mod registered;
+mod relay;
 pub mod sendq;
 mod service;
 mod users;
@@ -52,9 +57,11 @@ use parking_lot::{Mutex, RwLock};
 pub use channel::{ChanModes, ListEntry, Topic};
 pub use channels::{Invited, JoinView, Joined};
 pub use client::{Client, ClientId, ClientRef, ClientSnapshot, UserModes};
-pub use events::{Delivery, Event, Verb};
+pub use events::{Delivery, Event, Multiline, MultilineLine, Verb};
+pub use markers::{MarkerMap, marker_param};
 pub use modes::{ModeChange, ModeError, ModeOutcome};
 pub use registered::KeptChannel;
+pub use relay::{RELAY_IDENT, RelayRefusal};
 pub use service::MemberStatus;
 pub use views::{ChannelCursor, ListRow, NamesView, WhoRow};
 pub use whowas::Whowas;
@@ -111,6 +118,8 @@ pub struct State {
     monitors: Mutex<HashMap<String, HashSet<ClientId>>>,
     /// Per-address connection accounting. Lock tier 0.
     hosts: Mutex<HashMap<IpAddr, hosts::HostEntry>>,
+    /// draft/read-marker: casefolded account -> its markers. Lock tier 0.
+    markers: Mutex<HashMap<String, MarkerMap>>,
 }
 
 impl State {
@@ -132,6 +141,7 @@ impl State {
             next_msgid: AtomicU64::new(0),
             monitors: Mutex::default(),
             hosts: Mutex::default(),
+            markers: Mutex::default(),
         }
     }
 
