@@ -34,6 +34,7 @@ fn example_config_is_valid_and_documents_defaults() {
         format!("{:?}", defaults.channels)
     );
     assert_eq!(example.server.name, defaults.server.name);
+    assert_eq!(example.history, defaults.history);
 }
 
 #[test]

@@ -13,6 +13,7 @@
 
 pub mod cap;
 mod channel;
+mod chathistory;
 pub mod deliver;
 mod help;
 mod list;
@@ -21,6 +22,7 @@ mod mode;
 mod monitor;
 pub mod oper;
 mod query;
+mod redact;
 mod register;
 pub mod registration;
 pub mod response;
@@ -205,9 +207,15 @@ impl<'a> Ctx<'a> {
 
     /// `FAIL <command> <code> :<text>` (standard-replies).
     pub fn fail(&mut self, command: &str, code: &str, text: &str) {
+        self.fail_with(command, code, &[], text);
+    }
+
+    /// `FAIL <command> <code> <context...> :<text>`.
+    pub fn fail_with(&mut self, command: &str, code: &str, context: &[&str], text: &str) {
         let line = Line::new(Some(&self.config.server.name), "FAIL")
             .arg(command)
             .arg(code)
+            .args(context.iter().copied())
             .text(text)
             .build();
         self.out.push(line);
@@ -336,6 +344,9 @@ static TABLE: &[Spec] = &[
     cmd("SETNAME", 1, message::setname),
     // monitor.rs
     cmd("MONITOR", 1, monitor::monitor),
+    // chathistory.rs, redact.rs (421 while [history] is off)
+    cmd("CHATHISTORY", 1, chathistory::chathistory),
+    cmd("REDACT", 2, redact::redact),
     // services.rs, sasl.rs
     cmd("NICKSERV", 1, services::nickserv),
     cmd("NS", 1, services::nickserv),

@@ -13,12 +13,14 @@ use std::{
 
 use crate::proto::{Casemapping, mask::Cidr};
 
+mod history;
 mod raw;
 #[cfg(test)]
 mod tests;
 mod validate;
 mod web;
 
+pub use history::History;
 pub use raw::*;
 pub use web::{Web, Webirc};
 
@@ -58,6 +60,8 @@ pub struct Config {
     pub opers: Vec<Oper>,
     /// WebSocket origins, trusted proxies, WEBIRC gateways.
     pub web: Web,
+    /// `[history]`: the in-memory chat history.
+    pub history: History,
     /// The file this came from, re-read on rehash; None for built-in defaults.
     pub path: Option<PathBuf>,
 }

@@ -324,6 +324,7 @@ pub(super) fn validate(raw: RawConfig, path: Option<&Path>) -> Result<Config, Co
         }
     });
     let web = super::web::validate(&raw.websocket, &raw.gateway, &raw.webirc, &mut errs);
+    let history = super::history::validate(&raw.history, &mut errs);
 
     if !errs.is_empty() {
         return Err(ConfigError(errs));
@@ -353,6 +354,7 @@ pub(super) fn validate(raw: RawConfig, path: Option<&Path>) -> Result<Config, Co
         tokens,
         opers,
         web,
+        history,
         path: path.map(Path::to_path_buf),
     })
 }

@@ -31,6 +31,10 @@ pub enum Cap {
     Sasl = 1 << 19,
     /// draft/account-registration (REGISTER, VERIFY): while services are on.
     AccountRegistration = 1 << 20,
+    /// The history caps: offered only while `[history] enabled`.
+    Chathistory = 1 << 24,
+    EventPlayback = 1 << 25,
+    MessageRedaction = 1 << 26,
 }
 
 impl Cap {
@@ -56,6 +60,9 @@ impl Cap {
         Cap::ExtendedMonitor,
         Cap::Sasl,
         Cap::AccountRegistration,
+        Cap::Chathistory,
+        Cap::EventPlayback,
+        Cap::MessageRedaction,
     ];
 
     pub fn name(self) -> &'static str {
@@ -81,6 +88,9 @@ impl Cap {
             Cap::ExtendedMonitor => "extended-monitor",
             Cap::Sasl => "sasl",
             Cap::AccountRegistration => "draft/account-registration",
+            Cap::Chathistory => "draft/chathistory",
+            Cap::EventPlayback => "draft/event-playback",
+            Cap::MessageRedaction => "draft/message-redaction",
         }
     }
 

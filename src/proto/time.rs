@@ -28,6 +28,65 @@ pub fn server_time(unix_ms: u64) -> String {
     )
 }
 
+/// Days since 1970-01-01 of a civil date (the inverse of [`civil_from_days`]).
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+/// Unix milliseconds of a server-time value (`YYYY-MM-DDThh:mm:ss.sssZ`;
+/// the fraction may have any number of digits, or none). None for anything
+/// else, or a date before 1970 or after 9999.
+pub fn parse_server_time(s: &str) -> Option<u64> {
+    let s = s.strip_suffix('Z')?;
+    let (date, time) = s.split_once('T')?;
+    let num = |t: &str, len: usize| -> Option<u32> {
+        (t.len() == len && t.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| t.parse().ok())
+            .flatten()
+    };
+    let mut d = date.split('-');
+    let (y, mo, da) = (num(d.next()?, 4)?, num(d.next()?, 2)?, num(d.next()?, 2)?);
+    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
+    let mut t = hms.split(':');
+    let (h, mi, se) = (num(t.next()?, 2)?, num(t.next()?, 2)?, num(t.next()?, 2)?);
+    if d.next().is_some() || t.next().is_some() || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let days_in = [
+        31,
+        28 + u32::from(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)),
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if y < 1970
+        || !(1..=12).contains(&mo)
+        || da == 0
+        || da > days_in[(mo - 1) as usize]
+        || h > 23
+        || mi > 59
+        || se > 60
+    {
+        return None;
+    }
+    let ms: u64 = format!("{frac:0<3}")[..3].parse().ok()?;
+    let days = u64::try_from(days_from_civil(i64::from(y), mo, da)).ok()?;
+    Some((days * 86400 + u64::from(h * 3600 + mi * 60 + se)) * 1000 + ms)
+}
+
 /// "Sun Nov 22 2026 at 02:17:00 UTC" from a unix time.
 pub fn human(unix: u64) -> String {
     let days = (unix / 86400) as i64;
@@ -57,5 +116,42 @@ mod tests {
         assert_eq!(server_time(1_795_320_000_123), "2026-11-22T04:00:00.123Z");
         assert_eq!(human(0), "Thu Jan 1 1970 at 00:00:00 UTC");
         assert_eq!(human(1_795_320_000), "Sun Nov 22 2026 at 04:00:00 UTC");
+    }
+
+    #[test]
+    fn parses_what_it_formats() {
+        for ms in [0, 1_795_320_000_123, 951_782_400_000, 4_102_444_799_999] {
+            assert_eq!(parse_server_time(&server_time(ms)), Some(ms), "{ms}");
+        }
+        assert_eq!(
+            parse_server_time("2020-01-01T00:00:00Z"),
+            Some(1_577_836_800_000)
+        );
+        assert_eq!(
+            parse_server_time("2020-01-01T00:00:00.5Z"),
+            Some(1_577_836_800_500)
+        );
+        assert_eq!(
+            parse_server_time("2020-01-01T00:00:00.123456Z"),
+            Some(1_577_836_800_123)
+        );
+        for bad in [
+            "",
+            "Z",
+            "2020-01-01",
+            "2020-01-01T00:00:00",
+            "2020-13-01T00:00:00.000Z",
+            "2021-02-29T00:00:00.000Z",
+            "1969-12-31T23:59:59.999Z",
+            "2020-01-01T24:00:00.000Z",
+            "2020-1-01T00:00:00.000Z",
+            "+020-01-01T00:00:00.000Z",
+            "2020-01-01T00:00:00.x1Z",
+            "2020-01-01T00:00:00.000ZZ",
+            "2020-01-01-01T00:00:00Z",
+            "२०२०-01-01T00:00:00Z",
+        ] {
+            assert_eq!(parse_server_time(bad), None, "{bad:?}");
+        }
     }
 }

@@ -241,6 +241,7 @@ impl Accounts {
                 akick: Vec::new(),
                 kept: None,
                 entry_message: None,
+                history_off: false,
             },
         )
     }

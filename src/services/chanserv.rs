@@ -123,8 +123,8 @@ pub static COMMANDS: &[Command] = &[
     },
     Command {
         name: "SET",
-        syntax: "SET <#channel> DESCRIPTION|ENTRYMSG [<text>]",
-        help: "Sets the description INFO shows, or the entry message sent to whoever joins.",
+        syntax: "SET <#channel> DESCRIPTION|ENTRYMSG [<text>] | HISTORY ON|OFF",
+        help: "Sets the description INFO shows, the entry message sent to whoever joins, or whether chat history is kept.",
         min_params: 2,
         needs_login: true,
         handler: set,
@@ -355,6 +355,9 @@ pub fn on_join(c: &mut dyn Caller, name: &str) {
     // Recreated after a CLOSE: it is kept again from now on.
     if !c.state().is_registered_channel(name) {
         c.state().set_channel_registered(name, true);
+        if acc.channel(name).is_some_and(|r| r.history_off) {
+            c.state().set_channel_history(name, false);
+        }
     }
     let me = c.client();
     if lists::akick_one(c, name, &me) {
@@ -464,8 +467,19 @@ fn set(c: &mut dyn Caller, args: &[&str]) {
     match what.as_str() {
         "DESCRIPTION" => reg.description = text,
         "ENTRYMSG" => reg.entry_message = text,
+        // In memory only either way; OFF drops what the channel had.
+        "HISTORY" => match text.as_deref().map(str::to_ascii_uppercase).as_deref() {
+            Some(v @ ("ON" | "OFF")) => {
+                reg.history_off = v == "OFF";
+                c.state().set_channel_history(name, v == "ON");
+            }
+            _ => {
+                c.notice(CS, "Syntax: SET <#channel> HISTORY ON|OFF");
+                return;
+            }
+        },
         _ => {
-            c.notice(CS, "Unknown setting: DESCRIPTION or ENTRYMSG.");
+            c.notice(CS, "Unknown setting: DESCRIPTION, ENTRYMSG or HISTORY.");
             return;
         }
     }

@@ -58,6 +58,9 @@ pub struct ChannelRegistration {
     /// Sent as a NOTICE from ChanServ to whoever joins (SET ENTRYMSG).
     #[serde(default)]
     pub entry_message: Option<String>,
+    /// SET HISTORY OFF: the channel keeps no chat history.
+    #[serde(default)]
+    pub history_off: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -437,6 +440,7 @@ mod tests {
                 akick: Vec::new(),
                 kept: None,
                 entry_message: None,
+                history_off: false,
             };
             s.create_channel("#room", &reg).unwrap();
         }

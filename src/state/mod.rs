@@ -13,7 +13,7 @@
 //! Lock order (acquire only strictly higher tiers while holding a lock; never
 //! hold any across `.await`; all are `parking_lot` locks, which a panic does
 //! not poison):
-//!   0. `monitors`, `hosts`, `whowas`, the idle heap (each taken alone)
+//!   0. `monitors`, `hosts`, `whowas`, the idle heap, `dms` (each taken alone)
 //!   1. `nicks`   2. `channels` (the registry map)   3. one `Channel`
 //!   4. one client's `info`   5. one client's `SendQ`
 //!
@@ -22,9 +22,11 @@
 
 mod channel;
 mod channels;
+mod chathistory;
 mod client;
 pub mod events;
 mod gateway;
+pub mod history;
 mod hosts;
 mod idle;
 mod modes;
@@ -51,6 +53,7 @@ use parking_lot::{Mutex, RwLock};
 
 pub use channel::{ChanModes, ListEntry, Topic};
 pub use channels::{Invited, JoinView, Joined};
+pub use chathistory::{HistoryError, RedactError};
 pub use client::{Client, ClientId, ClientRef, ClientSnapshot, UserModes};
 pub use events::{Delivery, Event, Verb};
 pub use modes::{ModeChange, ModeError, ModeOutcome};
@@ -111,6 +114,13 @@ pub struct State {
     monitors: Mutex<HashMap<String, HashSet<ClientId>>>,
     /// Per-address connection accounting. Lock tier 0.
     hosts: Mutex<HashMap<IpAddr, hosts::HostEntry>>,
+    /// The history of direct messages, per pair of casefolded accounts
+    /// (chathistory.rs). Lock tier 0.
+    dms: Mutex<HashMap<(String, String), history::Ring>>,
+    /// What every history ring holds (entries, bytes).
+    pub history_counters: history::Counters,
+    /// History ages are counted from here, on tokio's clock.
+    history_epoch: tokio::time::Instant,
 }
 
 impl State {
@@ -132,6 +142,9 @@ impl State {
             next_msgid: AtomicU64::new(0),
             monitors: Mutex::default(),
             hosts: Mutex::default(),
+            dms: Mutex::default(),
+            history_counters: Default::default(),
+            history_epoch: tokio::time::Instant::now(),
         }
     }
 
