@@ -750,3 +750,37 @@ async fn redaction_removes_from_history_and_is_relayed() {
         "not logged in: nothing kept"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rehash_applies_new_bounds_and_enabled_needs_a_restart() {
+    let srv = start(&format!(
+        "{FAST}[history]\ndirect_messages = true\nlines = 10\n"
+    ))
+    .await;
+    let mut a = account(&srv, "alice", CAPS).await;
+    let mut b = account(&srv, "bob", CAPS).await;
+    a.send("PRIVMSG bob :kept for now").await;
+    b.expect("PRIVMSG").await;
+    join(&mut a, "#r").await;
+    say(&mut a, "#r", 5).await;
+    assert_eq!(srv.handle.state().history_conversations(), 1);
+    let path = srv.dir.path().join("ircd.toml");
+    let write = |extra: &str| std::fs::write(&path, config_text(srv.dir.path(), extra)).unwrap();
+    write(&format!("{FAST}[history]\nlines = 2\n"));
+    srv.handle.rehash().unwrap();
+    assert_eq!(
+        srv.handle.state().history_conversations(),
+        0,
+        "DMs no longer kept: gone"
+    );
+    assert_eq!(
+        srv.handle.state().history_stats().0,
+        2,
+        "the channel cut to 2 lines"
+    );
+    assert_eq!(texts(&mut a, "CHATHISTORY LATEST #r * 10").await, ms(3..5));
+    write(&format!("{FAST}[history]\nenabled = false\n"));
+    let e = srv.handle.rehash().unwrap_err();
+    assert!(e.contains("history.enabled"), "{e}");
+    assert_eq!(texts(&mut a, "CHATHISTORY LATEST #r * 10").await, ms(3..5));
+}

@@ -331,7 +331,8 @@ impl State {
     }
 
     /// Drops what has grown older than `max_age` everywhere (run every
-    /// minute), and the direct-message history when it is no longer kept.
+    /// minute, and after a rehash), what is beyond `lines`, and the
+    /// direct-message history when it is no longer kept.
     pub fn expire_history(&self) {
         let h = self.history_config();
         let now = self.history_now();
@@ -341,6 +342,7 @@ impl State {
             let mut ch = chan.lock();
             if let Some(ring) = ch.history.as_mut() {
                 ring.expire(now, max_age, &self.history_counters);
+                ring.trim(h.lines, &self.history_counters);
                 if ring.is_empty() {
                     self.forget_history(&mut ch);
                 }
@@ -350,6 +352,7 @@ impl State {
         let keep = h.enabled && h.direct_messages;
         dms.retain(|_, ring| {
             ring.expire(now, max_age, &self.history_counters);
+            ring.trim(h.lines, &self.history_counters);
             if !keep {
                 ring.clear(&self.history_counters);
             }

@@ -375,6 +375,11 @@ impl Ring {
     pub fn push(&mut self, e: Entry, lines: usize, counters: &Counters) {
         counters.add(&e);
         self.entries.push_back(e);
+        self.trim(lines, counters);
+    }
+
+    /// Drops the oldest beyond `lines` (after a rehash lowered it).
+    pub fn trim(&mut self, lines: usize, counters: &Counters) {
         while self.entries.len() > lines.max(1) {
             if let Some(old) = self.entries.pop_front() {
                 counters.sub(&old);
@@ -586,6 +591,12 @@ mod tests {
         assert_eq!(r.latest(only_privmsg).map(Entry::msgid), Some("id4"));
     }
 
+    /// The slot of an entry stays small: its text is one shared allocation.
+    #[test]
+    fn an_entry_slot_is_forty_bytes() {
+        assert_eq!(std::mem::size_of::<Entry>(), 40);
+    }
+
     #[test]
     fn bounded_by_lines_and_age_and_counted() {
         let c = Counters::default();
@@ -597,6 +608,8 @@ mod tests {
         }
         assert_eq!(c.get().0, 10);
         assert_eq!(sel(&r, Query::Latest(None), 100), range(40, 50));
+        r.trim(8, &c);
+        assert_eq!(sel(&r, Query::Latest(None), 100), range(42, 50));
         r.expire(55, 10, &c);
         assert_eq!(sel(&r, Query::Latest(None), 100), range(46, 50));
         assert!(r.remove("id47", &c).is_some() && r.remove("id47", &c).is_none());
