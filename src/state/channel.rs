@@ -50,9 +50,9 @@ pub(crate) struct Channel {
     pub(super) warned: bool,
     /// Registered with ChanServ: kept (modes, topic, lists) while empty.
     pub(super) registered: bool,
-    /// What was said here (history.rs); None until something is kept, and
-    /// always None for an ephemeral channel.
-    pub(super) history: Option<Box<super::history::Ring>>,
+    /// What was said here (history.rs); allocates nothing while empty, and
+    /// always empty for an ephemeral channel.
+    pub(super) history: super::history::Ring,
     /// ChanServ SET HISTORY OFF: nothing is kept.
     pub(super) history_off: bool,
 }
@@ -181,7 +181,7 @@ impl Channel {
             idle_generation: 0,
             registered: false,
             warned: false,
-            history: None,
+            history: Default::default(),
             history_off: false,
         }
     }

@@ -75,7 +75,7 @@ impl State {
         let Some(entry) = Entry::of(&d.event, d.time_ms, sender, now, &msgid) else {
             return;
         };
-        let ring = ch.history.get_or_insert_default();
+        let ring = &mut ch.history;
         ring.expire(now, Self::max_age_secs(&h), &self.history_counters);
         ring.push(entry, h.lines, &self.history_counters);
     }
@@ -95,9 +95,7 @@ impl State {
     /// Drops a locked channel's history (it turned ephemeral, history was
     /// turned off, or the channel goes).
     pub(super) fn forget_history(&self, ch: &mut Channel) {
-        if let Some(mut ring) = ch.history.take() {
-            ring.clear(&self.history_counters);
-        }
+        ch.history.clear(&self.history_counters);
     }
 
     /// The key of the conversation between two accounts.
@@ -176,13 +174,8 @@ impl State {
             if !ch.members.contains_key(&client.id) {
                 return Err(HistoryError::InvalidTarget);
             }
-            let entries = match ch.history.as_mut() {
-                Some(ring) => {
-                    ring.expire(now, max_age, &self.history_counters);
-                    ring.select(q, limit, visible)
-                }
-                None => Vec::new(),
-            };
+            ch.history.expire(now, max_age, &self.history_counters);
+            let entries = ch.history.select(q, limit, visible);
             return Ok((ch.name.clone(), entries));
         }
         let me = self.dm_account(client).ok_or(HistoryError::NotKept)?;
@@ -217,7 +210,7 @@ impl State {
         let chans: Vec<_> = client.info().channels.values().cloned().collect();
         for chan in chans {
             let ch = chan.lock();
-            if let Some(e) = ch.history.as_ref().and_then(|r| r.latest(&visible)) {
+            if let Some(e) = ch.history.latest(&visible) {
                 found.push((ch.name.clone(), e.time_ms));
             }
         }
@@ -282,7 +275,7 @@ impl State {
                 return Err(RedactError::InvalidTarget);
             }
             let op = ch.is_op(client.id);
-            let ring = ch.history.as_mut().ok_or(RedactError::UnknownMsgid)?;
+            let ring = &mut ch.history;
             check(ring, msgid, |e| op || own(e))?;
             ring.remove(msgid, &self.history_counters);
             if ring.is_empty() {
@@ -340,12 +333,11 @@ impl State {
         let chans: Vec<_> = self.channels.lock().values().cloned().collect();
         for chan in chans {
             let mut ch = chan.lock();
-            if let Some(ring) = ch.history.as_mut() {
-                ring.expire(now, max_age, &self.history_counters);
-                ring.trim(h.lines, &self.history_counters);
-                if ring.is_empty() {
-                    self.forget_history(&mut ch);
-                }
+            let ring = &mut ch.history;
+            ring.expire(now, max_age, &self.history_counters);
+            ring.trim(h.lines, &self.history_counters);
+            if ring.is_empty() {
+                self.forget_history(&mut ch);
             }
         }
         let mut dms = self.dms.lock();

@@ -360,7 +360,9 @@ pub enum Query {
 }
 
 /// A ring of entries, oldest first. Callers keep [`Counters`] true by
-/// passing them to every change; [`Ring::clear`] before dropping one.
+/// passing them to every change, and [`Ring::clear`] one before it goes
+/// (a channel's ring goes with the channel: `drop_if_empty`,
+/// `destroy_channel`).
 #[derive(Debug, Default)]
 pub struct Ring {
     entries: VecDeque<Entry>,
@@ -373,6 +375,10 @@ impl Ring {
 
     /// Appends `e`, dropping the oldest beyond `lines`.
     pub fn push(&mut self, e: Entry, lines: usize, counters: &Counters) {
+        if self.entries.capacity() == 0 {
+            // Most channels say little: no room for four to begin with.
+            self.entries.reserve_exact(1);
+        }
         counters.add(&e);
         self.entries.push_back(e);
         self.trim(lines, counters);
@@ -403,6 +409,7 @@ impl Ring {
         }
     }
 
+    /// Empties the ring and frees its memory.
     pub fn clear(&mut self, counters: &Counters) {
         for e in self.entries.drain(..) {
             counters.sub(&e);
