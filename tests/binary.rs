@@ -50,6 +50,7 @@ fn example_config_is_valid_and_documents_defaults() {
     ] {
         assert_eq!(a, b);
     }
+    assert_eq!(example.history, defaults.history);
 }
 
 #[test]

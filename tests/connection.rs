@@ -24,11 +24,13 @@ async fn registers_without_cap() {
             .any(|p| p.starts_with("CASEMAPPING="))
     );
     let mut tokens: Vec<String> = isupport.params.clone();
+    // The rest of the 005 lines, up to LUSERS.
     loop {
-        let more = c.recv().await.expect("open");
-        match more.command.as_str() {
-            "005" => tokens.extend(more.params),
-            _ => break,
+        let m = c.recv().await.expect("closed before 251");
+        match m.command.as_str() {
+            "005" => tokens.extend(m.params),
+            "251" => break,
+            _ => {}
         }
     }
     for needed in [
@@ -45,7 +47,6 @@ async fn registers_without_cap() {
             "005 lacks {needed}: {tokens:?}"
         );
     }
-    // The loop above read 251.
     c.expect("422").await;
     // WHOIS on oneself shows the same user@host as 001.
     c.send("WHOIS alice").await;
@@ -61,6 +62,12 @@ async fn cap_negotiation_holds_registration_until_end() {
     let ls = c.expect("CAP").await;
     assert_eq!(ls.params[1], "LS");
     assert!(ls.last().split(' ').any(|c| c == "multi-prefix"), "{ls:?}");
+    // The list takes more than one line: `CAP * LS * :...` until the last.
+    let mut more = ls;
+    while more.params.get(2).map(String::as_str) == Some("*") {
+        more = c.expect("CAP").await;
+        assert_eq!(more.params[1], "LS");
+    }
     c.send("NICK bob").await;
     c.send("USER bob 0 * :Bob").await;
     c.send("CAP REQ : multi-prefix").await; // leading space (bridges.md 9)

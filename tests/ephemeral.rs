@@ -370,7 +370,7 @@ async fn nothing_said_reaches_a_log_or_a_file() {
     const M: &str = "Zq7MarkerXv";
     let hash = bcrypt::hash(format!("oper-{M}"), 4).unwrap();
     let p_extra = format!(
-        "[[oper]]\nname = \"boss\"\npassword = {hash:?}\n[channels]\nmin_idle_timeout = \"1s\"\nwarn_before = \"1s\"\n[services]\nbcrypt_cost = 4\n"
+        "[[oper]]\nname = \"boss\"\npassword = {hash:?}\n[channels]\nmin_idle_timeout = \"1s\"\nwarn_before = \"1s\"\n[services]\nbcrypt_cost = 4\n[history]\ndirect_messages = true\n"
     );
     let mut p = crate::binary::spawn_full(
         &format!("password = \"pass-{M}\"\n"),
@@ -454,6 +454,41 @@ async fn nothing_said_reaches_a_log_or_a_file() {
         e.send(&format!("NS {cmd} erin wrong-{M}")).await;
         e.expect("NOTICE").await;
     }
+    // History (in memory): a kept channel and a kept DM, read back and redacted.
+    e.send("CAP REQ :message-tags echo-message batch draft/chathistory draft/event-playback draft/message-redaction").await;
+    e.expect("CAP").await;
+    e.send("JOIN #kept").await;
+    e.expect("366").await;
+    e.send(&format!("TOPIC #kept :kept-topic-{M}")).await;
+    e.expect("TOPIC").await;
+    for target in ["#kept", "erin"] {
+        e.send(&format!("@+draft/reply=x PRIVMSG {target} :history-{M}"))
+            .await;
+        let echo = e.expect("PRIVMSG").await;
+        let msgid = echo
+            .tags
+            .as_deref()
+            .unwrap_or("")
+            .split(';')
+            .find_map(|t| t.strip_prefix("msgid="))
+            .unwrap()
+            .to_string();
+        e.send(&format!("CHATHISTORY LATEST {target} * 10")).await;
+        e.expect_match("history", |m| {
+            m.command == "PRIVMSG" && m.last().contains("history-")
+        })
+        .await;
+        e.send(&format!("CHATHISTORY AROUND {target} msgid={msgid} 3"))
+            .await;
+        e.send(&format!("REDACT {target} {msgid} :redact-reason-{M}"))
+            .await;
+        e.expect("REDACT").await;
+    }
+    e.send(&format!("CHATHISTORY BEFORE #kept timestamp=bad-{M} 1"))
+        .await;
+    e.expect("FAIL").await;
+    e.send(&format!("PART #kept :part-kept-{M}")).await;
+    e.expect("PART").await;
     e.send("QUIT").await;
     e.expect_closed().await;
     let payload = {

@@ -8,6 +8,7 @@ mod channels;
 mod connection;
 mod drafts;
 mod ephemeral;
+mod history;
 mod init;
 mod ircv3;
 mod parser_vectors;

@@ -133,6 +133,10 @@ pub fn offered(config: &Config, tls_connection: bool) -> Vec<(Cap, Option<String
                 .enabled
                 .then(|| (c, Some(config.relaymsg.separators.clone()))),
             Cap::ReadMarker => config.read_markers.enabled.then_some((c, None)),
+            // History: CHATHISTORY, its playback, REDACT over it.
+            Cap::Chathistory | Cap::EventPlayback | Cap::MessageRedaction => {
+                config.history.enabled.then_some((c, None))
+            }
             Cap::Sts => sts_port.map(|port| {
                 // Spec: `port` on plaintext connections, `duration` on secure ones.
                 let v = if tls_connection {

@@ -13,12 +13,18 @@ use crate::{
     state::{ClientRef, Delivery, Event},
 };
 
-/// The shared wire form of an event, or None for events whose line differs
-/// per recipient (it names the recipient).
+/// The shared wire form of a delivery's event.
 fn wire(d: &Delivery, server: &str) -> Option<Wire> {
-    let at = d.time_ms;
+    event_wire(&d.event, d.time_ms, d.msgid.as_deref(), server)
+}
+
+/// The shared wire form of an event at `at` (unix ms), or None for events
+/// whose line differs per recipient (it names the recipient). CHATHISTORY
+/// replays kept events through here too, so a line in history is the line
+/// that was sent.
+pub fn event_wire(event: &Event, at: u64, msgid: Option<&str>, server: &str) -> Option<Wire> {
     let line = |source: &str, command: &str| Line::new(Some(source), command);
-    Some(match &d.event {
+    let w = match event {
         Event::Joined {
             channel,
             source,
@@ -142,6 +148,19 @@ fn wire(d: &Delivery, server: &str) -> Option<Wire> {
         Event::Wallops { source, text } => {
             Wire::new(line(source, "WALLOPS").text(text).build(), at)
         }
+        Event::Redacted {
+            source,
+            account,
+            target,
+            msgid,
+            reason,
+        } => {
+            let mut l = line(source, "REDACT").arg(target).arg(msgid);
+            if let Some(r) = reason {
+                l = l.text(r);
+            }
+            Wire::new(l.build(), at).account(account.clone())
+        }
         Event::Killed {
             source,
             victim,
@@ -162,6 +181,10 @@ fn wire(d: &Delivery, server: &str) -> Option<Wire> {
         | Event::MonitorOffline { .. } => {
             return None;
         }
+    };
+    Some(match msgid {
+        Some(id) => w.msgid(id.to_string()),
+        None => w,
     })
 }
 

@@ -12,6 +12,10 @@ const HELP: &[(&str, &str)] = &[
         "AWAY [<message>]: marks you away; without a message, back.",
     ),
     ("CAP", "CAP LS|REQ|LIST|END: IRCv3 capability negotiation."),
+    (
+        "CHATHISTORY",
+        "CHATHISTORY LATEST|BEFORE|AFTER|AROUND <target> <msgid=|timestamp=|*> <limit> | BETWEEN <target> <ref> <ref> <limit> | TARGETS <timestamp=> <timestamp=> <limit>: what was said, from memory.",
+    ),
     ("HELP", "HELP [<command>]: lists commands, or explains one."),
     ("INFO", "INFO: shows information about this server."),
     (
@@ -67,6 +71,10 @@ const HELP: &[(&str, &str)] = &[
         "PRIVMSG <target>[,...] <text>: sends a message to channels or users.",
     ),
     ("QUIT", "QUIT [<reason>]: disconnects."),
+    (
+        "REDACT",
+        "REDACT <target> <msgid> [<reason>]: deletes your message (or, as a channel operator, anyone's) from history.",
+    ),
     (
         "REHASH",
         "REHASH: (opers) reloads the configuration, MOTD and certificates.",

@@ -13,6 +13,7 @@
 
 pub mod cap;
 mod channel;
+mod chathistory;
 pub mod deliver;
 mod help;
 mod list;
@@ -24,6 +25,7 @@ pub mod multiline;
 mod multiwire;
 pub mod oper;
 mod query;
+mod redact;
 mod register;
 pub mod registration;
 mod relaymsg;
@@ -238,9 +240,15 @@ impl<'a> Ctx<'a> {
 
     /// `FAIL <command> <code> :<text>` (standard-replies).
     pub fn fail(&mut self, command: &str, code: &str, text: &str) {
+        self.fail_with(command, code, &[], text);
+    }
+
+    /// `FAIL <command> <code> <context...> :<text>`.
+    pub fn fail_with(&mut self, command: &str, code: &str, context: &[&str], text: &str) {
         let line = Line::new(Some(&self.config.server.name), "FAIL")
             .arg(command)
             .arg(code)
+            .args(context.iter().copied())
             .text(text)
             .build();
         self.out.push(line);
@@ -373,6 +381,9 @@ static TABLE: &[Spec] = &[
     cmd("MARKREAD", 0, markread::markread),
     // monitor.rs
     cmd("MONITOR", 1, monitor::monitor),
+    // chathistory.rs, redact.rs (421 while [history] is off)
+    cmd("CHATHISTORY", 1, chathistory::chathistory),
+    cmd("REDACT", 2, redact::redact),
     // services.rs, sasl.rs
     cmd("NICKSERV", 1, services::nickserv),
     cmd("NS", 1, services::nickserv),

@@ -276,6 +276,11 @@ pub fn isupport(cfg: &Config) -> Vec<String> {
             "CHANTYPES=#".to_string(),
         ])
         .chain(
+            cfg.history
+                .enabled
+                .then(|| format!("CHATHISTORY={}", cfg.history.request_limit())),
+        )
+        .chain(
             (!l.client_tag_deny.is_empty())
                 .then(|| format!("CLIENTTAGDENY={}", l.client_tag_deny.join(","))),
         )
@@ -289,6 +294,13 @@ pub fn isupport(cfg: &Config) -> Vec<String> {
             format!("MAXTARGETS={}", l.max_targets),
             "MODES=4".to_string(),
             format!("MONITOR={}", l.monitor),
+        ])
+        .chain(
+            cfg.history
+                .enabled
+                .then(|| "MSGREFTYPES=msgid,timestamp".to_string()),
+        )
+        .chain([
             format!("NAMELEN={}", l.realnamelen),
             format!("NETWORK={}", cfg.server.network),
             format!("NICKLEN={}", l.nicklen),

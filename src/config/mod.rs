@@ -14,6 +14,7 @@ use std::{
 use crate::proto::{Casemapping, mask::Cidr};
 
 mod drafts;
+mod history;
 mod raw;
 #[cfg(test)]
 mod tests;
@@ -21,6 +22,7 @@ mod validate;
 mod web;
 
 pub use drafts::{Multiline, ReadMarkers, Relaymsg};
+pub use history::History;
 pub use raw::*;
 pub use web::{Web, Webirc};
 
@@ -64,6 +66,8 @@ pub struct Config {
     pub multiline: Multiline,
     pub relaymsg: Relaymsg,
     pub read_markers: ReadMarkers,
+    /// `[history]`: the in-memory chat history.
+    pub history: History,
     /// The file this came from, re-read on rehash; None for built-in defaults.
     pub path: Option<PathBuf>,
 }

@@ -28,6 +28,7 @@ pub struct RawConfig {
     pub multiline: super::drafts::RawMultiline,
     pub relaymsg: super::drafts::RawRelaymsg,
     pub read_markers: super::drafts::RawReadMarkers,
+    pub history: RawHistory,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -306,4 +307,27 @@ pub struct RawWebirc {
     pub name: String,
     pub password: String,
     pub hosts: Vec<String>,
+}
+
+/// `[history]` (history.rs): in memory only, never for ephemeral channels.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawHistory {
+    pub enabled: bool,
+    /// Per channel (and per conversation).
+    pub lines: usize,
+    pub max_age: String,
+    /// Keep direct messages between two logged-in users.
+    pub direct_messages: bool,
+}
+
+impl Default for RawHistory {
+    fn default() -> Self {
+        RawHistory {
+            enabled: true,
+            lines: 1000,
+            max_age: "24h".into(),
+            direct_messages: false,
+        }
+    }
 }

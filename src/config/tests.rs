@@ -105,3 +105,30 @@ fn drafts_are_validated_with_their_keys() {
     let off = Config::parse("[relaymsg]\nenabled = false\n", None).unwrap();
     assert!(!off.relaymsg.is_relayed("a/b"));
 }
+
+#[test]
+fn history_defaults_and_bounds() {
+    let h = Config::defaults().history;
+    assert!(h.enabled && !h.direct_messages);
+    assert_eq!((h.lines, h.max_age), (1000, Duration::from_secs(86400)));
+    let e = Config::parse(
+        "[history]\nlines = 0\nmax_age = \"forever\"\nkeep = true\n",
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("history.keep"), "{e}");
+    let e = Config::parse("[history]\nlines = 0\nmax_age = \"forever\"\n", None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("history.lines: 0 is outside 1..=100000"), "{e}");
+    assert!(e.contains("history.max_age: \"forever\""), "{e}");
+    let e = Config::parse("[history]\nmax_age = \"0s\"\n", None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("history.max_age: must be at least 1s"), "{e}");
+    let h = Config::parse("[history]\nlines = 5\nmax_age = \"1h\"\n", None)
+        .unwrap()
+        .history;
+    assert_eq!((h.lines, h.request_limit()), (5, 5));
+}

@@ -348,6 +348,7 @@ pub(super) fn validate(raw: RawConfig, path: Option<&Path>) -> Result<Config, Co
     let web = super::web::validate(&raw.websocket, &raw.gateway, &raw.webirc, &mut errs);
     let (multiline, relaymsg, read_markers) =
         super::drafts::validate(&raw.multiline, &raw.relaymsg, &raw.read_markers, &mut errs);
+    let history = super::history::validate(&raw.history, &mut errs);
 
     if !errs.is_empty() {
         return Err(ConfigError(errs));
@@ -380,6 +381,7 @@ pub(super) fn validate(raw: RawConfig, path: Option<&Path>) -> Result<Config, Co
         multiline,
         relaymsg,
         read_markers,
+        history,
         path: path.map(Path::to_path_buf),
     })
 }

@@ -95,6 +95,9 @@ impl Shared {
         if drafts(&new) != drafts(&old) {
             return Err("[multiline], [relaymsg] or [read_markers] changed what CAP offers (enabled, limits, separators): that needs a restart".into());
         }
+        if new.history.enabled != old.history.enabled {
+            return Err("history.enabled changed: that needs a restart".into());
+        }
         self.reload_tls(&new)?;
         let sts = |c: &Config| {
             crate::commands::cap::offered(c, false)
@@ -103,6 +106,8 @@ impl Shared {
         };
         let (had_sts, has_sts) = (sts(&old), sts(&new));
         self.state.set_config(Arc::new(new));
+        // Direct messages no longer kept (or a shorter max_age): forget now.
+        self.state.expire_history();
         if had_sts != has_sts {
             self.announce_sts(has_sts);
         }
@@ -240,6 +245,9 @@ impl Server {
                 shared
                     .state
                     .restore_channel(&reg.name, &reg.kept.unwrap_or_default());
+                if reg.history_off {
+                    shared.state.set_channel_history(&reg.name, false);
+                }
             }
         }
         Ok(Server {
@@ -275,6 +283,9 @@ impl Server {
         drop(config);
         let idle = shared.clone();
         shared.tracker.spawn(idle_driver(idle));
+        if shared.state.config().history.enabled {
+            shared.tracker.spawn(history_sweeper(shared.clone()));
+        }
         shared.shutdown.cancelled().await;
         shared.tracker.close();
         if tokio::time::timeout(Duration::from_secs(10), shared.tracker.wait())
@@ -408,6 +419,19 @@ async fn idle_driver(shared: Arc<Shared>) {
         if destroyed_since_trim >= 1024 || (destroyed_since_trim > 0 && state.idle.is_empty()) {
             release_free_memory();
             destroyed_since_trim = 0;
+        }
+    }
+}
+
+/// Forgets history past `[history] max_age` every minute, where no new
+/// message or query did it first.
+async fn history_sweeper(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => return,
+            _ = tick.tick() => shared.state.expire_history(),
         }
     }
 }

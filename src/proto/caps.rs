@@ -37,6 +37,10 @@ pub enum Cap {
     Relaymsg = 1 << 27,
     /// draft/read-marker (MARKREAD).
     ReadMarker = 1 << 28,
+    /// The history caps: offered only while `[history] enabled`.
+    Chathistory = 1 << 24,
+    EventPlayback = 1 << 25,
+    MessageRedaction = 1 << 29,
 }
 
 impl Cap {
@@ -65,6 +69,9 @@ impl Cap {
         Cap::Multiline,
         Cap::Relaymsg,
         Cap::ReadMarker,
+        Cap::Chathistory,
+        Cap::EventPlayback,
+        Cap::MessageRedaction,
     ];
 
     pub fn name(self) -> &'static str {
@@ -93,6 +100,9 @@ impl Cap {
             Cap::Multiline => "draft/multiline",
             Cap::Relaymsg => "draft/relaymsg",
             Cap::ReadMarker => "draft/read-marker",
+            Cap::Chathistory => "draft/chathistory",
+            Cap::EventPlayback => "draft/event-playback",
+            Cap::MessageRedaction => "draft/message-redaction",
         }
     }
 

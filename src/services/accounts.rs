@@ -257,6 +257,7 @@ impl Accounts {
                 entry_message: None,
                 keep_topic: true,
                 restricted: false,
+                history_off: false,
             },
         )
     }

@@ -123,10 +123,11 @@ pub static COMMANDS: &[Command] = &[
     },
     Command {
         name: "SET",
-        syntax: "SET <#channel> DESCRIPTION|ENTRYMSG [<text>] | SET <#channel> KEEPTOPIC|RESTRICTED ON|OFF",
+        syntax: "SET <#channel> DESCRIPTION|ENTRYMSG [<text>] | SET <#channel> KEEPTOPIC|RESTRICTED|HISTORY ON|OFF",
         help: "Sets the description INFO shows, the entry message sent to whoever joins, \
                KEEPTOPIC (the topic is stored and survives a restart; off: no topic text is \
-               stored) or RESTRICTED (whoever is not on the access list is kicked on join).",
+               stored), RESTRICTED (whoever is not on the access list is kicked on join) or \
+               HISTORY (whether chat history is kept, in memory only).",
         min_params: 2,
         needs_login: true,
         handler: set,
@@ -366,6 +367,9 @@ pub fn on_join(c: &mut dyn Caller, name: &str) {
     // Recreated after a CLOSE: it is kept again from now on.
     if !c.state().is_registered_channel(name) {
         c.state().set_channel_registered(name, true);
+        if acc.channel(name).is_some_and(|r| r.history_off) {
+            c.state().set_channel_history(name, false);
+        }
     }
     let me = c.client();
     if lists::akick_one(c, name, &me) {
@@ -508,10 +512,21 @@ fn set(c: &mut dyn Caller, args: &[&str]) {
                 }
             }
         }
+        // In memory only either way; OFF drops what the channel had.
+        "HISTORY" => match text.as_deref().map(str::to_ascii_uppercase).as_deref() {
+            Some(v @ ("ON" | "OFF")) => {
+                reg.history_off = v == "OFF";
+                c.state().set_channel_history(name, v == "ON");
+            }
+            _ => {
+                c.notice(CS, "Syntax: SET <#channel> HISTORY ON|OFF");
+                return;
+            }
+        },
         _ => {
             c.notice(
                 CS,
-                "Unknown setting: DESCRIPTION, ENTRYMSG, KEEPTOPIC or RESTRICTED.",
+                "Unknown setting: DESCRIPTION, ENTRYMSG, KEEPTOPIC, RESTRICTED or HISTORY.",
             );
             return;
         }

@@ -65,6 +65,9 @@ pub struct ChannelRegistration {
     /// Sent as a NOTICE from ChanServ to whoever joins (SET ENTRYMSG).
     #[serde(default)]
     pub entry_message: Option<String>,
+    /// SET HISTORY OFF: the channel keeps no chat history.
+    #[serde(default)]
+    pub history_off: bool,
     /// SET KEEPTOPIC: the topic is written to the store with the modes, so
     /// that it survives a restart. Off: no topic text is ever stored.
     #[serde(default = "yes")]
@@ -555,6 +558,7 @@ mod tests {
                 entry_message: None,
                 keep_topic: true,
                 restricted: false,
+                history_off: false,
             };
             s.create_channel("#room", &reg).unwrap();
         }

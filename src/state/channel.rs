@@ -50,6 +50,11 @@ pub(crate) struct Channel {
     pub(super) warned: bool,
     /// Registered with ChanServ: kept (modes, topic, lists) while empty.
     pub(super) registered: bool,
+    /// What was said here (history.rs); allocates nothing while empty, and
+    /// always empty for an ephemeral channel.
+    pub(super) history: super::history::Ring,
+    /// ChanServ SET HISTORY OFF: nothing is kept.
+    pub(super) history_off: bool,
 }
 
 /// A membership. The member map is keyed by `ClientId`; `client` is a weak
@@ -176,6 +181,8 @@ impl Channel {
             idle_generation: 0,
             registered: false,
             warned: false,
+            history: Default::default(),
+            history_off: false,
         }
     }
 

@@ -144,7 +144,7 @@ impl State {
             ch.last_activity = tokio::time::Instant::now();
             ch.warned = false;
             client.info().channels.insert(folded, chan.clone());
-            let delivery = Delivery::new(
+            let mut delivery = Delivery::new(
                 Event::Joined {
                     channel: ch.name.clone(),
                     source: info.prefix(),
@@ -154,6 +154,7 @@ impl State {
                 others,
             )
             .echo(true);
+            self.keep(&mut ch, &mut delivery, client.id);
             on_joined(&delivery);
             let away = info.away.clone().map(|text| {
                 Delivery::new(
@@ -218,7 +219,7 @@ impl State {
             if !ch.members.contains_key(&client.id) {
                 return None;
             }
-            let d = Delivery::new(
+            let mut d = Delivery::new(
                 Event::Parted {
                     channel: ch.name.clone(),
                     source: client.prefix(),
@@ -227,6 +228,7 @@ impl State {
                 ch.member_clients(Some(client.id)),
             )
             .echo(true);
+            self.keep(&mut ch, &mut d, client.id);
             (d, self.take_member(&mut ch, chan, client.id))
         };
         if empty {
@@ -255,6 +257,7 @@ impl State {
         let mut ch = chan.lock();
         if ch.members.is_empty() && !ch.dead && !ch.registered {
             ch.dead = true;
+            self.forget_history(&mut ch);
             let folded = self.fold(&ch.name);
             if map.get(&folded).is_some_and(|c| Arc::ptr_eq(c, chan)) {
                 map.remove(&folded);
@@ -303,7 +306,7 @@ impl State {
             let Some(victim) = victim.filter(|v| ch.members.contains_key(&v.id)) else {
                 return Err(Refusal::new(ERR_USERNOTINCHANNEL, &[victim_nick, &display]));
             };
-            let d = Delivery::new(
+            let mut d = Delivery::new(
                 Event::Kicked {
                     channel: display,
                     source: kicker.prefix(),
@@ -313,6 +316,7 @@ impl State {
                 ch.member_clients(Some(kicker.id)),
             )
             .echo(true);
+            self.keep(&mut ch, &mut d, kicker.id);
             (d, self.take_member(&mut ch, &chan, victim.id))
         };
         if empty {
@@ -361,7 +365,7 @@ impl State {
             setter: source.clone(),
             time: unix_now(),
         });
-        Ok(Delivery::new(
+        let mut d = Delivery::new(
             Event::TopicSet {
                 channel: ch.name.clone(),
                 source,
@@ -369,7 +373,9 @@ impl State {
             },
             ch.member_clients(Some(client.id)),
         )
-        .echo(true))
+        .echo(true);
+        self.keep(&mut ch, &mut d, client.id);
+        Ok(d)
     }
 
     /// Records a one-shot invitation of `target` by `inviter`.
@@ -462,7 +468,6 @@ impl State {
         ch.last_activity = tokio::time::Instant::now();
         ch.warned = false;
         let target = format!("{}{}", status.unwrap_or(""), ch.name);
-        drop(ch);
         let mut d = Delivery::new(
             Event::Message {
                 verb,
@@ -481,6 +486,8 @@ impl State {
         if verb == Verb::Tagmsg {
             d = d.only_with(Cap::MessageTags);
         }
+        self.keep(&mut ch, &mut d, client.id);
+        drop(ch);
         Ok(d)
     }
 
@@ -503,9 +510,9 @@ impl State {
         if to.id != client.id && to.info().modes.registered_only && info.account.is_none() {
             return Err(Refusal::new(ERR_NEEDREGGEDNICK, &[&to.nick()]));
         }
-        let (tnick, away) = {
+        let (tnick, away, to_account) = {
             let t = to.info();
-            (t.nick.clone(), t.away.clone())
+            (t.nick.clone(), t.away.clone(), t.account.clone())
         };
         let mut d = Delivery::new(
             Event::Message {
@@ -525,6 +532,12 @@ impl State {
         if verb == Verb::Tagmsg {
             d = d.only_with(Cap::MessageTags);
         }
+        self.keep_dm(
+            info.account.as_deref(),
+            to_account.as_deref(),
+            &d,
+            client.id,
+        );
         Ok((d, away))
     }
 
@@ -559,6 +572,7 @@ impl State {
             forget_channel(m, &folded, chan);
         }
         ch.topic = None;
+        self.forget_history(&mut ch);
         ch.bans.clear();
         ch.excepts.clear();
         ch.invex.clear();

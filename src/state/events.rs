@@ -165,6 +165,14 @@ pub enum Event {
         source: String,
         text: String,
     },
+    /// draft/message-redaction: `msgid` in `target` was deleted.
+    Redacted {
+        source: String,
+        account: Option<String>,
+        target: String,
+        msgid: String,
+        reason: Option<String>,
+    },
     Killed {
         source: String,
         victim: String,
@@ -203,6 +211,9 @@ pub struct Delivery {
     /// The actor gets its own copy, in its response (so labeled-response
     /// wraps it).
     pub echo: bool,
+    /// The msgid of an event other than a message (those carry their own),
+    /// given when the history keeps it.
+    pub msgid: Option<String>,
 }
 
 impl Delivery {
@@ -213,6 +224,7 @@ impl Delivery {
             to,
             only_with: None,
             echo: false,
+            msgid: None,
         }
     }
 

@@ -13,7 +13,7 @@
 //! Lock order (acquire only strictly higher tiers while holding a lock; never
 //! hold any across `.await`; all are `parking_lot` locks, which a panic does
 //! not poison):
-//!   0. `monitors`, `hosts`, `whowas`, the idle heap, `markers` (each
+//!   0. `monitors`, `hosts`, `whowas`, the idle heap, `markers`, `dms` (each
 //!      taken alone)
 //!   1. `nicks`   2. `channels` (the registry map)   3. one `Channel`
 //!   4. one client's `info`   5. one client's `SendQ`
@@ -24,9 +24,11 @@
 mod audience;
 mod channel;
 mod channels;
+mod chathistory;
 mod client;
 pub mod events;
 mod gateway;
+pub mod history;
 mod hosts;
 mod idle;
 mod markers;
@@ -56,6 +58,7 @@ use parking_lot::{Mutex, RwLock};
 
 pub use channel::{ChanModes, ListEntry, Topic};
 pub use channels::{Invited, JoinView, Joined};
+pub use chathistory::{HistoryError, RedactError};
 pub use client::{Client, ClientId, ClientRef, ClientSnapshot, UserModes};
 pub use events::{Delivery, Event, Multiline, MultilineLine, Verb};
 pub use markers::{MarkerMap, marker_param};
@@ -120,6 +123,13 @@ pub struct State {
     hosts: Mutex<HashMap<IpAddr, hosts::HostEntry>>,
     /// draft/read-marker: casefolded account -> its markers. Lock tier 0.
     markers: Mutex<HashMap<String, MarkerMap>>,
+    /// The history of direct messages, per pair of casefolded accounts
+    /// (chathistory.rs). Lock tier 0.
+    dms: Mutex<HashMap<(String, String), history::Ring>>,
+    /// What every history ring holds (entries, bytes).
+    pub history_counters: history::Counters,
+    /// History ages are counted from here, on tokio's clock.
+    history_epoch: tokio::time::Instant,
 }
 
 impl State {
@@ -142,6 +152,9 @@ impl State {
             monitors: Mutex::default(),
             hosts: Mutex::default(),
             markers: Mutex::default(),
+            dms: Mutex::default(),
+            history_counters: Default::default(),
+            history_epoch: tokio::time::Instant::now(),
         }
     }
 

@@ -195,6 +195,8 @@ impl State {
                                 {
                                     c.arg = Some(format_duration(d));
                                     let changed = ch.modes.ephemeral.replace(d) != Some(d);
+                                    // Nothing is kept for an ephemeral channel: what was, goes.
+                                    self.forget_history(&mut ch);
                                     if changed {
                                         // Setting +E counts as activity: the clock
                                         // starts now, not at the last message.

@@ -35,6 +35,8 @@ impl State {
         let empty = {
             let mut ch = chan.lock();
             ch.registered = on;
+            // A dropped registration takes its SET HISTORY OFF with it.
+            ch.history_off &= on;
             ch.members.is_empty()
         };
         if empty && !on {

@@ -89,7 +89,7 @@ impl State {
                     &[&victim.nick(), &display],
                 ));
             }
-            let d = Delivery::new(
+            let mut d = Delivery::new(
                 Event::Kicked {
                     channel: display,
                     source: source.to_string(),
@@ -98,6 +98,7 @@ impl State {
                 },
                 ch.member_clients(None),
             );
+            self.keep(&mut ch, &mut d, 0);
             (d, self.take_member(&mut ch, &chan, victim.id))
         };
         if empty {
@@ -117,14 +118,16 @@ impl State {
             setter: source.to_string(),
             time: unix_now(),
         });
-        Ok(Delivery::new(
+        let mut d = Delivery::new(
             Event::TopicSet {
                 channel: ch.name.clone(),
                 source: source.to_string(),
                 text: text.to_string(),
             },
             ch.member_clients(None),
-        ))
+        );
+        self.keep(&mut ch, &mut d, 0);
+        Ok(d)
     }
 
     /// A service invites `target` (ChanServ INVITE): a one-shot invitation

@@ -41,16 +41,17 @@ impl State {
         if !registered {
             return Ok(Vec::new());
         }
-        let mut out = vec![
-            Delivery::new(
-                Event::NickChanged {
-                    source: old_prefix,
-                    nick: nick.to_string(),
-                },
-                self.peers(client),
-            )
-            .echo(true),
-        ];
+        let mut d = Delivery::new(
+            Event::NickChanged {
+                source: old_prefix,
+                nick: nick.to_string(),
+            },
+            self.peers(client),
+        )
+        .echo(true);
+        let chans: Vec<_> = client.info().channels.values().cloned().collect();
+        self.keep_in(&chans, &mut d, client.id);
+        let mut out = vec![d];
         // A change of case only is the same nick to MONITOR.
         if self.fold(&old) != folded {
             out.extend(self.monitor_event(&old, None));
@@ -123,20 +124,22 @@ impl State {
                 info.modes.invisible,
             )
         };
+        let chans: Vec<_> = client.info().channels.values().cloned().collect();
         if registered {
-            out.push(Delivery::new(
+            let mut d = Delivery::new(
                 Event::Quit {
                     source: prefix,
                     reason: reason.to_string(),
                 },
                 self.peers(client),
-            ));
+            );
+            self.keep_in(&chans, &mut d, client.id);
+            out.push(d);
         }
         if invisible {
             self.count_invisible(false);
         }
         self.unwatch_all(client);
-        let chans: Vec<_> = client.info().channels.values().cloned().collect();
         for ch in chans {
             self.remove_member(&ch, client.id);
         }
