@@ -7,6 +7,7 @@ mod binary;
 mod channels;
 mod connection;
 mod ephemeral;
+mod hostile;
 mod init;
 mod ircv3;
 mod parser_vectors;

@@ -142,6 +142,7 @@ fn wire(d: &Delivery, server: &str) -> Option<Wire> {
             Wire::new(line(server, "NOTICE").arg(channel).text(&text).build(), at)
         }
         Event::ChannelDestroyed { .. }
+        | Event::NickOverruled { .. }
         | Event::MonitorOnline { .. }
         | Event::MonitorOffline { .. } => {
             return None;
@@ -157,6 +158,11 @@ fn personal(d: &Delivery, server: &str, to: &ClientRef) -> Option<Bytes> {
             .arg(channel)
             .arg(&nick)
             .text(reason)
+            .build(),
+        Event::NickOverruled { nick: lost } => Line::new(Some(server), ERR_NICKNAMEINUSE.code)
+            .arg(&nick)
+            .arg(lost)
+            .text("Nickname overruled.")
             .build(),
         Event::MonitorOnline { prefix } => Line::new(Some(server), RPL_MONONLINE.code)
             .arg(&nick)
