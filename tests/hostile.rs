@@ -43,3 +43,116 @@ async fn unregistered_connection_cannot_squat_a_nick() {
     real.send("WHOIS wanted").await;
     assert_eq!(real.expect("311").await.params[1], "wanted");
 }
+
+/// How many parameters (the client's nick included) each reply the hostile
+/// forms below get is meant to have; None for replies whose count varies.
+fn intended_params(m: &Msg) -> Option<usize> {
+    Some(match m.command.as_str() {
+        "251" | "255" | "257" | "258" | "259" | "302" | "303" | "305" | "306" | "323" | "371"
+        | "374" | "411" | "412" | "422" | "431" | "501" | "731" | "NOTICE" | "TOPIC" => 2,
+        "252" | "253" | "254" | "256" | "315" | "318" | "321" | "366" | "368" | "369" | "401"
+        | "403" | "406" | "410" | "421" | "432" | "442" | "461" | "472" | "476" | "482" | "524"
+        | "525" | "347" | "349" | "CAP" => 3,
+        "265" | "266" | "322" | "351" | "441" | "443" => 4,
+        "391" | "696" => 5,
+        "352" => 8,
+        // ISUPPORT, WHOX rows and MODE changes vary with what they carry.
+        "005" | "354" | "MODE" => return None,
+        other => panic!("no intended parameter count for {other}: {}", m.raw),
+    })
+}
+
+/// Replies used to echo a client's parameter unescaped in a middle position
+/// (`WHO :a b` answered `315 me a b :End of /WHO list`, four parameters;
+/// `MODE #c +l :5 6` gave `696 me #c l 5 6 :Invalid limit`): 26 such
+/// cases across WHO, WHOIS, WHOWAS, HELP, JOIN, NAMES, TOPIC, PART, INVITE,
+/// KICK and MODE. Every hostile value in every position now gets its reply
+/// with the intended number of parameters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_never_split_a_hostile_parameter() {
+    let srv = start("").await;
+    let mut me = srv.user("me").await;
+    let mut other = srv.user("other").await;
+    for c in [&mut me, &mut other] {
+        c.send("JOIN #c").await;
+        c.expect("366").await;
+    }
+    other.record = false;
+    me.record = false;
+    me.sync().await;
+    // Each value is sent as the trailing parameter, so it may hold spaces,
+    // be empty or start with ':'.
+    let values = [
+        ":a b", "::ab", ":", ":a,b c", ":#a b", ":# c", ":#c b", ": lead",
+    ];
+    let forms = [
+        "WHO {}",
+        "WHO #c {}",
+        "WHO {} %tcuihsnfdlaor,42",
+        "WHOIS {}",
+        "WHOIS x {}",
+        "WHOWAS {}",
+        "WHOWAS x {}",
+        "HELP {}",
+        "JOIN {}",
+        "JOIN #c {}",
+        "NAMES {}",
+        "TOPIC {}",
+        "PART {}",
+        "INVITE {}",
+        "INVITE other {}",
+        "KICK {}",
+        "KICK #c {}",
+        "MODE {}",
+        "MODE #c {}",
+        "MODE #c +l {}",
+        "MODE #c +b {}",
+        "MODE #c +e {}",
+        "MODE #c +I {}",
+        "MODE #c +k {}",
+        "MODE #c +o {}",
+        "MODE #c -o {}",
+        "MODE #c +v {}",
+        "MODE #c +E {}",
+        "MODE me {}",
+        "NICK {}",
+        "CAP {}",
+        "CAP REQ {}",
+        "TAGMSG {}",
+        "PRIVMSG {}",
+        "MONITOR + {}",
+        "USERHOST {}",
+        "ISON {}",
+        "LIST {}",
+        "LUSERS {}",
+        "ADMIN {}",
+        "TIME {}",
+        "VERSION {}",
+        "MOTD {}",
+        "INFO {}",
+    ];
+    let mut bad = Vec::new();
+    for form in forms {
+        for v in values {
+            let line = form.replace("{}", v);
+            me.send(&line).await;
+            for m in me.sync().await {
+                let ok = match intended_params(&m) {
+                    Some(n) => m.params.len() == n,
+                    None => m.params.len() >= 2,
+                };
+                if !ok {
+                    bad.push(format!("{line:<28} -> {}", m.raw));
+                }
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{} split replies:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+    // The channel's other member saw nothing odd either, and both still answer.
+    other.sync().await;
+}

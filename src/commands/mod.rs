@@ -42,7 +42,7 @@ pub use response::Response;
 
 use crate::{
     config::Config,
-    proto::{Line, Message, numerics::*},
+    proto::{Line, Message, line::middle, numerics::*},
     state::{ClientRef, Delivery, Refusal, State},
 };
 
@@ -150,7 +150,7 @@ impl<'a> Ctx<'a> {
         let nick = self.nick();
         let line = Line::new(Some(&self.config.server.name), n.code)
             .arg(&nick)
-            .args(args.iter().copied())
+            .args(args.iter().map(|a| middle(a)))
             .text(text)
             .build();
         self.out.push(line);
@@ -160,9 +160,10 @@ impl<'a> Ctx<'a> {
     /// numeric's text is not added).
     pub fn reply_args(&mut self, n: Numeric, args: &[&str]) {
         let nick = self.nick();
-        let line = Line::new(Some(&self.config.server.name), n.code)
-            .arg(&nick)
-            .args(args.iter().copied());
+        let mut line = Line::new(Some(&self.config.server.name), n.code).arg(&nick);
+        if let Some((last, rest)) = args.split_last() {
+            line = line.args(rest.iter().map(|a| middle(a))).arg(last);
+        }
         self.out.push(line.build());
     }
 
@@ -236,14 +237,17 @@ impl<'a> Ctx<'a> {
 }
 
 /// One numeric line (see [`Ctx::reply`]).
+/// A numeric to `nick`. Its middle parameters often echo what the client
+/// sent (the channel or nick asked for), so each goes through `middle`: a
+/// value with a space or a leading ':' is written `*`, as Ergo does.
 pub fn numeric_line(server: &str, nick: &str, n: Numeric, args: &[&str]) -> Bytes {
     let mut line = Line::new(Some(server), n.code).arg(nick);
     if n.text.is_empty() {
         if let Some((last, rest)) = args.split_last() {
-            line = line.args(rest.iter().copied()).text(last);
+            line = line.args(rest.iter().map(|a| middle(a))).text(last);
         }
     } else {
-        line = line.args(args.iter().copied()).text(n.text);
+        line = line.args(args.iter().map(|a| middle(a))).text(n.text);
     }
     line.build()
 }

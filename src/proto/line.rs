@@ -39,12 +39,31 @@ impl Line {
         }
     }
 
-    /// Appends a parameter. Only the last one may contain spaces or be empty;
-    /// `build` then marks it as the trailing parameter. An earlier empty
-    /// parameter cannot be written in IRC syntax and becomes `*`.
+    /// Appends a parameter. Only the last one may contain spaces, start with
+    /// ':' or be empty; `build` then marks it as the trailing parameter.
+    ///
+    /// This refuses to build a malformed line: an earlier parameter that
+    /// cannot be a middle one (see [`is_middle`]) is written `*` when the next
+    /// one is appended, so a value never splits into two parameters or
+    /// swallows the rest of the line. An empty one becomes `*` by design (a
+    /// `*` placeholder is what IRC writes for "none"); a space or a leading
+    /// ':' is a bug in the caller, which should have passed the value through
+    /// [`middle`] (the handlers echo client input that way): debug builds,
+    /// the fuzz targets included, panic on it so that it is found, and
+    /// release builds write `*`, Ergo's `SafeErrorParam`, instead.
     pub fn arg(mut self, p: &str) -> Self {
-        if self.last.is_some_and(|at| at == self.buf.len()) {
-            self.buf.put_u8(b'*');
+        if let Some(at) = self.last {
+            let prev = &self.buf[at..];
+            if prev.is_empty() {
+                self.buf.put_u8(b'*');
+            } else if !is_middle(prev) {
+                debug_assert!(
+                    false,
+                    "a middle parameter with a space or a leading ':' (use proto::line::middle)"
+                );
+                self.buf.truncate(at);
+                self.buf.put_u8(b'*');
+            }
         }
         self.buf.put_u8(b' ');
         self.last = Some(self.buf.len());
@@ -90,6 +109,20 @@ impl Line {
         self.buf.put_slice(b"\r\n");
         self.buf.freeze()
     }
+}
+
+/// Whether `p` can be written as a middle (not the last) parameter: not
+/// empty, no space, no leading ':'.
+pub fn is_middle(p: &[u8]) -> bool {
+    p.first().is_some_and(|&c| c != b':') && !p.contains(&b' ')
+}
+
+/// A client's value echoed back in a middle position (a numeric naming the
+/// channel or nick asked for): itself when it can be one, otherwise `*`
+/// (Ergo's `SafeErrorParam`), so `JOIN :a b` is answered
+/// `403 me * :No such channel`, never `403 me a b :No such channel`.
+pub fn middle(p: &str) -> &str {
+    if is_middle(p.as_bytes()) { p } else { "*" }
 }
 
 /// Cuts `s` to at most `max` bytes on a character boundary.
@@ -160,6 +193,37 @@ mod tests {
         assert_eq!(s(Line::new(None, "X").arg(":)").build()), "X ::)\r\n");
         assert_eq!(s(Line::new(None, "X").text("word").build()), "X :word\r\n");
         assert_eq!(s(Line::new(None, "X").build()), "X\r\n");
+    }
+
+    #[test]
+    fn middles() {
+        assert_eq!(middle("#c"), "#c");
+        assert_eq!(middle("a:b"), "a:b");
+        for bad in ["", "a b", ":ab", ":", " ", "#c "] {
+            assert_eq!(middle(bad), "*", "{bad:?}");
+        }
+        // An empty middle is written `*`.
+        assert_eq!(
+            s(Line::new(None, "X").arg("").arg("y").build()),
+            "X * y\r\n"
+        );
+    }
+
+    /// Release builds repair a middle parameter that would split the line
+    /// (debug builds panic on it: a caller forgot `middle`).
+    #[test]
+    #[cfg(not(debug_assertions))]
+    fn malformed_middles_are_never_written() {
+        for bad in ["a b", ":ab", ":", "a  b "] {
+            let l = s(Line::new(Some("srv"), "403")
+                .arg("me")
+                .arg(bad)
+                .text("No such channel")
+                .build());
+            assert_eq!(l, ":srv 403 me * :No such channel\r\n", "{bad:?}");
+            let l = s(Line::new(None, "X").arg(bad).arg("y").arg("z").build());
+            assert_eq!(l, "X * y z\r\n", "{bad:?}");
+        }
     }
 
     #[test]
