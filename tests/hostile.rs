@@ -156,3 +156,50 @@ async fn replies_never_split_a_hostile_parameter() {
     // The channel's other member saw nothing odd either, and both still answer.
     other.sync().await;
 }
+
+/// Destroyed ephemeral channels used to stay in the idle timer until their
+/// deadline (up to 7 days: 30,000 JOIN, +E 7d, PART rounds grew RSS by
+/// 12.6 MB), and every +E change on a live channel added an entry. A
+/// channel's timer now goes with the channel, and a channel has one entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ephemeral_timers_go_with_their_channel() {
+    let srv = start("").await;
+    let idle = || srv.handle.state().idle.len();
+    let mut c = srv.user("churn").await;
+    c.record = false;
+    for i in 0..300 {
+        c.send(&format!("JOIN #e{i}\r\nMODE #e{i} +E 7d\r\nPART #e{i}"))
+            .await;
+    }
+    c.sync().await;
+    assert_eq!(idle(), 0, "a destroyed channel keeps no timer entry");
+
+    c.send("JOIN #live").await;
+    c.expect("366").await;
+    for i in 0..1000 {
+        let t = if i % 2 == 0 { "7d" } else { "6d" };
+        c.send(&format!("MODE #live +E {t}")).await;
+    }
+    c.sync().await;
+    assert_eq!(idle(), 1, "one entry per ephemeral channel");
+    c.send("MODE #live -E").await;
+    c.sync().await;
+    assert_eq!(idle(), 0, "-E drops the entry");
+    drop(c);
+    drop(srv);
+
+    // With every channel ephemeral by default, each JOIN/PART creates and
+    // destroys one.
+    let srv = start("[channels]\nephemeral_by_default = true\n").await;
+    let mut c = srv.user("churn").await;
+    c.record = false;
+    for i in 0..300 {
+        c.send(&format!("JOIN #d{}\r\nPART #d{}", i % 3, i % 3))
+            .await;
+    }
+    c.sync().await;
+    assert_eq!(srv.handle.state().idle.len(), 0);
+    c.send("JOIN #d0").await;
+    c.sync().await;
+    assert_eq!(srv.handle.state().idle.len(), 1);
+}

@@ -255,6 +255,7 @@ impl State {
         let mut ch = chan.lock();
         if ch.members.is_empty() && !ch.dead && !ch.registered {
             ch.dead = true;
+            self.idle.disarm(chan, &mut ch);
             let folded = self.fold(&ch.name);
             if map.get(&folded).is_some_and(|c| Arc::ptr_eq(c, chan)) {
                 map.remove(&folded);
@@ -542,6 +543,7 @@ impl State {
             return None;
         }
         ch.dead = true;
+        self.idle.disarm(chan, &mut ch);
         let folded = self.fold(&ch.name);
         if map.get(&folded).is_some_and(|c| Arc::ptr_eq(c, chan)) {
             map.remove(&folded);

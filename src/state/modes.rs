@@ -234,7 +234,10 @@ impl State {
                             false
                         } else {
                             c.arg = None;
-                            ch.modes.ephemeral.take().is_some()
+                            let was = ch.modes.ephemeral.take().is_some();
+                            // Its idle timer entry goes too.
+                            rearm |= was;
+                            was
                         }
                     }
                     flag => match ch.flag_mut(flag) {
