@@ -203,3 +203,75 @@ async fn ephemeral_timers_go_with_their_channel() {
     c.sync().await;
     assert_eq!(srv.handle.state().idle.len(), 1);
 }
+
+/// The 314 rows a WHOWAS gets, up to its 369.
+async fn whowas_rows(c: &mut TestClient, nick: &str) -> Vec<Msg> {
+    c.send(&format!("WHOWAS {nick}")).await;
+    let mut rows = Vec::new();
+    loop {
+        let m = c.recv().await.expect("connected");
+        match m.command.as_str() {
+            "314" => rows.push(m),
+            "369" => return rows,
+            _ => {}
+        }
+    }
+}
+
+/// WHOWAS used to record only QUIT: RFC 2812 3.6.3 (and Solanum, Ergo) also
+/// keep the nick a user changed away from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whowas_records_nick_changes() {
+    let srv = start("").await;
+    let mut c = srv.user("before").await;
+    c.send("NICK after").await;
+    c.expect("NICK").await;
+    let rows = whowas_rows(&mut c, "before").await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].params[1..5], ["before", "before", "127.0.0.1", "*"]);
+    assert_eq!(rows[0].last(), "Real before");
+    // A change of case only is the same nick: nothing recorded.
+    c.send("NICK AFTER").await;
+    c.expect("NICK").await;
+    assert!(whowas_rows(&mut c, "after").await.is_empty());
+}
+
+/// WHOWAS kept every entry of a nick up to the global bound: one nick
+/// reconnected 1,000 times filled the whole history. Now at most 10 per nick
+/// (InspIRCd's default), `[limits] whowas_per_nick`, newest kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whowas_keeps_at_most_ten_entries_per_nick() {
+    let srv = start("").await;
+    let mut other = srv.user("other").await;
+    other.send("QUIT").await;
+    other.expect_closed().await;
+    for i in 0..15 {
+        let mut c = srv.client().await;
+        c.send("NICK ghost").await;
+        c.send(&format!("USER g{i} 0 * :session {i}")).await;
+        c.expect("001").await;
+        c.send("QUIT").await;
+        c.expect_closed().await;
+    }
+    let mut asker = srv.user("asker").await;
+    let rows = whowas_rows(&mut asker, "ghost").await;
+    let users: Vec<&str> = rows.iter().map(|m| m.params[2].as_str()).collect();
+    assert_eq!(
+        users,
+        [
+            "g14", "g13", "g12", "g11", "g10", "g9", "g8", "g7", "g6", "g5"
+        ]
+    );
+    // Other nicks' entries are not pushed out by it.
+    assert_eq!(whowas_rows(&mut asker, "other").await.len(), 1);
+    drop(srv);
+
+    let srv = start("[limits]\nwhowas_per_nick = 2\n").await;
+    for i in 0..3 {
+        let mut c = srv.user("ghost").await;
+        c.send(&format!("NICK ghost{i}")).await;
+        c.expect("NICK").await;
+    }
+    let mut asker = srv.user("asker").await;
+    assert_eq!(whowas_rows(&mut asker, "ghost").await.len(), 2);
+}

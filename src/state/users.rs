@@ -5,7 +5,7 @@
 
 use std::sync::atomic::Ordering;
 
-use super::{ClientRef, Delivery, Event, Refusal, State, channel::Who};
+use super::{ClientRef, Delivery, Event, Refusal, State, Whowas, channel::Who};
 use crate::proto::{caps::Cap, numerics::*};
 
 impl State {
@@ -31,6 +31,7 @@ impl State {
         }
         let folded = self.fold(nick);
         let mut overruled = None;
+        let mut was = None;
         let (old_prefix, old) = {
             let mut nicks = self.nicks.lock();
             if let Some(holder) = nicks.get(&folded)
@@ -51,14 +52,22 @@ impl State {
             }
             let mut info = client.info();
             let old_prefix = info.prefix();
+            let old_folded = self.fold(&info.nick);
+            if registered && old_folded != folded {
+                was = Some(Whowas::of(&info));
+            }
             let old = std::mem::replace(&mut info.nick, nick.to_string());
-            let old_folded = self.fold(&old);
             if old != "*" && old_folded != folded {
                 nicks.remove(&old_folded);
             }
             nicks.insert(folded.clone(), client.clone());
             (old_prefix, old)
         };
+        // WHOWAS keeps the nick changed away from (RFC 2812 3.6.3); a change
+        // of case only is the same nick.
+        if let Some(entry) = was {
+            self.record_whowas_entry(entry);
+        }
         let mut out: Vec<Delivery> = overruled.into_iter().collect();
         if !registered {
             return Ok(out);
