@@ -275,3 +275,183 @@ async fn whowas_keeps_at_most_ten_entries_per_nick() {
     let mut asker = srv.user("asker").await;
     assert_eq!(whowas_rows(&mut asker, "ghost").await.len(), 2);
 }
+
+/// A registered client that negotiated `caps` first.
+async fn with_caps(srv: &TestServer, nick: &str, caps: &str) -> TestClient {
+    let mut c = srv.client().await;
+    c.send("CAP LS 302").await;
+    c.send(&format!("CAP REQ :{caps}")).await;
+    c.expect("CAP").await;
+    c.expect("CAP").await;
+    c.send("CAP END").await;
+    c.register(nick).await;
+    c
+}
+
+fn tag_keys(m: &Msg) -> Vec<String> {
+    m.tags
+        .as_deref()
+        .unwrap_or("")
+        .split(';')
+        .filter(|t| t.starts_with('+'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Client-only tags with invalid keys (`+a!b`, `+é`, `+`) were relayed, and
+/// so were duplicate keys. The message-tags spec: a key is `+`, an optional
+/// vendor (a host name) and `/`, then letters, digits and hyphens; of a key
+/// sent twice the last value counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_and_duplicate_client_tags_are_not_relayed() {
+    let srv = start("").await;
+    let mut a = with_caps(&srv, "sender", "message-tags").await;
+    let mut b = with_caps(&srv, "receiver", "message-tags").await;
+    for c in [&mut a, &mut b] {
+        c.send("JOIN #t").await;
+        c.expect("366").await;
+    }
+    a.sync().await;
+    a.send(
+        "@+a!b=1;+\u{e9}=2;+=3;+ok=1;+dup=1;+dup=2;+example.com/x-y=z;+/k=1;+v./=1;+-=1 TAGMSG #t",
+    )
+    .await;
+    let m = b.expect("TAGMSG").await;
+    assert_eq!(
+        tag_keys(&m),
+        ["+ok=1", "+dup=2", "+example.com/x-y=z", "+-=1"],
+        "{m:?}"
+    );
+    a.send("@+a!b=1;+dup=x;+dup PRIVMSG #t :hi").await;
+    let m = b.expect("PRIVMSG").await;
+    assert_eq!(tag_keys(&m), ["+dup"], "{m:?}");
+    // Only invalid tags: a TAGMSG with nothing to carry is not relayed.
+    a.send("@+a!b=1 TAGMSG #t").await;
+    a.sync().await;
+    assert!(b.sync().await.is_empty());
+}
+
+/// A TAGMSG from a client that did not negotiate message-tags was relayed.
+/// It is not a command such a client has: 421, nothing relayed (InspIRCd
+/// drops it silently); its client tags on PRIVMSG are not relayed either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tagmsg_needs_message_tags() {
+    let srv = start("").await;
+    let mut plain = srv.user("plain").await;
+    let mut b = with_caps(&srv, "receiver", "message-tags").await;
+    for c in [&mut plain, &mut b] {
+        c.send("JOIN #t").await;
+        c.expect("366").await;
+    }
+    b.sync().await;
+    plain.send("@+typing=active TAGMSG #t").await;
+    let e = plain.expect("421").await;
+    assert_eq!(e.params[1], "TAGMSG");
+    plain.send("@+typing=active TAGMSG receiver").await;
+    plain.expect("421").await;
+    plain.send("@+x=1 PRIVMSG #t :hello").await;
+    let m = b.expect("PRIVMSG").await;
+    assert!(tag_keys(&m).is_empty(), "{m:?}");
+    assert!(b.sync().await.is_empty());
+}
+
+/// `+l 99999999999` was accepted. A limit past 2^31 - 1 (what a client's
+/// int holds) is refused with 696.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channel_limit_is_bounded() {
+    let srv = start("").await;
+    let mut c = srv.user("op").await;
+    c.send("JOIN #l").await;
+    c.expect("366").await;
+    c.send("MODE #l +l 99999999999").await;
+    let e = c.expect("696").await;
+    assert_eq!(e.params[1..4], ["#l", "l", "99999999999"]);
+    c.send("MODE #l +l 2147483648").await;
+    c.expect("696").await;
+    c.send("MODE #l +l 2147483647").await;
+    assert_eq!(c.expect("MODE").await.params, ["#l", "+l", "2147483647"]);
+}
+
+/// At the descriptor limit the accept loop logged "accept failed" 20 times
+/// a second. The binary runs here under `prlimit --nofile=48`: connections
+/// beyond the limit wait in the backlog, the server logs the episode once
+/// (backing off 100 ms doubling to 1 s), and once descriptors are free it
+/// accepts again by itself and says so.
+#[test]
+fn accept_loop_backs_off_at_the_descriptor_limit() {
+    use std::{
+        io::{BufRead, BufReader, Read, Write},
+        process::{Command, Stdio},
+        sync::{Arc, Mutex},
+        time::{Duration, Instant},
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::binary::free_port();
+    let text = config_text(dir.path(), "").replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
+    std::fs::write(dir.path().join("ircd.toml"), text).unwrap();
+    let mut child = Command::new("prlimit")
+        .arg("--nofile=48:48")
+        .arg(crate::binary::BIN)
+        .arg("--config")
+        .arg(dir.path().join("ircd.toml"))
+        .current_dir(dir.path())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("prlimit (util-linux) runs the binary");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let log = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = log.clone();
+    let pipe = child.stderr.take().unwrap();
+    let _child = Kill(child);
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    let wait_log = |what: &str, deadline: Duration| {
+        let t0 = Instant::now();
+        while t0.elapsed() < deadline {
+            if log.lock().unwrap().iter().any(|l| l.contains(what)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("no log line with {what:?}: {:#?}", log.lock().unwrap());
+    };
+    wait_log("listening", Duration::from_secs(10));
+    // More connections than descriptors: the kernel completes them all
+    // (backlog 4096); the server runs out while accepting.
+    let mut held = Vec::new();
+    for _ in 0..80 {
+        held.push(std::net::TcpStream::connect(("127.0.0.1", port)).unwrap());
+    }
+    wait_log("out of file descriptors", Duration::from_secs(10));
+    // Two seconds at the limit: the old loop logged about 40 lines here.
+    std::thread::sleep(Duration::from_secs(2));
+    let at_limit = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.contains("accept"))
+        .count();
+    assert_eq!(at_limit, 1, "{:#?}", log.lock().unwrap());
+    // Descriptors free up: the server accepts again without help.
+    drop(held);
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(b"NICK back\r\nUSER b 0 * :b\r\n").unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains(" 001 ") {
+        let n = c.read(&mut buf).expect("registered after the limit");
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    wait_log("accepting again", Duration::from_secs(10));
+}

@@ -146,7 +146,7 @@ impl State {
                                 .arg
                                 .as_deref()
                                 .and_then(|a| a.parse::<usize>().ok())
-                                .filter(|&n| n > 0)
+                                .filter(|&n| n > 0 && n <= crate::proto::modes::MAX_LIMIT)
                             {
                                 Some(n) => {
                                     c.arg = Some(n.to_string());
