@@ -6,6 +6,7 @@ mod common;
 mod binary;
 mod channels;
 mod connection;
+mod connections_prop;
 mod ephemeral;
 mod hostile;
 mod init;

@@ -5,7 +5,19 @@
 //! (tags excluded) is enforced in exactly one place: a body that would be longer
 //! is cut at a UTF-8 character boundary, never in the middle of a character.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use bytes::{BufMut, Bytes, BytesMut};
+
+/// How many middle parameters `Line::arg` had to write as `*` (a caller
+/// that forgot [`middle`]): always 0 unless there is a bug. Tests read it
+/// through [`repaired_middles`] to see the bug in release builds too.
+static REPAIRED: AtomicU64 = AtomicU64::new(0);
+
+/// See [`REPAIRED`].
+pub fn repaired_middles() -> u64 {
+    REPAIRED.load(Ordering::Relaxed)
+}
 
 /// The most bytes of a message, CRLF included, tags excluded (RFC 1459).
 pub const MAX_LINE: usize = 512;
@@ -61,6 +73,7 @@ impl Line {
                     false,
                     "a middle parameter with a space or a leading ':' (use proto::line::middle)"
                 );
+                REPAIRED.fetch_add(1, Ordering::Relaxed);
                 self.buf.truncate(at);
                 self.buf.put_u8(b'*');
             }
@@ -214,6 +227,7 @@ mod tests {
     #[test]
     #[cfg(not(debug_assertions))]
     fn malformed_middles_are_never_written() {
+        let before = repaired_middles();
         for bad in ["a b", ":ab", ":", "a  b "] {
             let l = s(Line::new(Some("srv"), "403")
                 .arg("me")
@@ -224,6 +238,7 @@ mod tests {
             let l = s(Line::new(None, "X").arg(bad).arg("y").arg("z").build());
             assert_eq!(l, "X * y z\r\n", "{bad:?}");
         }
+        assert!(repaired_middles() >= before + 8);
     }
 
     #[test]
