@@ -143,7 +143,8 @@ async fn who_on_a_five_thousand_member_channel() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn whowas_after_a_thousand_sessions_of_one_nick() {
     let _one = HEAVY.lock().await;
-    let srv = start("").await;
+    // One nick keeps 10 entries by default; this is about a long reply.
+    let srv = start("[limits]\nwhowas_per_nick = 1000\n").await;
     for i in 0..1000 {
         let mut s = TcpStream::connect(srv.addr).await.unwrap();
         s.write_all(format!("NICK ghost\r\nUSER g{i} 0 * :session {i}\r\nQUIT\r\n").as_bytes())

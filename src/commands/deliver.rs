@@ -177,6 +177,7 @@ pub fn event_wire(event: &Event, at: u64, msgid: Option<&str>, server: &str) -> 
         }
         Event::ChannelDestroyed { .. }
         | Event::Multiline { .. }
+        | Event::NickOverruled { .. }
         | Event::MonitorOnline { .. }
         | Event::MonitorOffline { .. } => {
             return None;
@@ -196,6 +197,11 @@ fn personal(d: &Delivery, server: &str, to: &ClientRef) -> Option<Bytes> {
             .arg(channel)
             .arg(&nick)
             .text(reason)
+            .build(),
+        Event::NickOverruled { nick: lost } => Line::new(Some(server), ERR_NICKNAMEINUSE.code)
+            .arg(&nick)
+            .arg(lost)
+            .text("Nickname overruled.")
             .build(),
         Event::MonitorOnline { prefix } => Line::new(Some(server), RPL_MONONLINE.code)
             .arg(&nick)

@@ -15,7 +15,7 @@ fn fail(ctx: &mut Ctx, code: &str, params: &[&str], text: &str) {
     let line = Line::new(Some(&ctx.config.server.name), "FAIL")
         .arg("MARKREAD")
         .arg(code)
-        .args(params.iter().copied())
+        .args(params.iter().map(|p| crate::proto::line::middle(p)))
         .text(text)
         .build();
     ctx.push(line);
@@ -23,7 +23,7 @@ fn fail(ctx: &mut Ctx, code: &str, params: &[&str], text: &str) {
 
 fn send(ctx: &mut Ctx, target: &str, ms: Option<u64>) {
     let line = Line::new(Some(&ctx.config.server.name), "MARKREAD")
-        .arg(target)
+        .arg(crate::proto::line::middle(target))
         .arg(&marker_param(ms))
         .build();
     ctx.push(line);

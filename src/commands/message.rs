@@ -21,19 +21,19 @@ pub fn notice(ctx: &mut Ctx, msg: &Message) {
 
 // TAGMSG <target>{,<target>}
 pub fn tagmsg(ctx: &mut Ctx, msg: &Message) {
+    // Only a client that negotiated message-tags has TAGMSG (InspIRCd drops
+    // it silently; 421 says why nothing happened).
+    if !ctx.client().has_cap(Cap::MessageTags.bit()) {
+        ctx.reply(ERR_UNKNOWNCOMMAND, &["TAGMSG"]);
+        return;
+    }
     relay(ctx, msg, Verb::Tagmsg);
 }
 
 /// The client-only tags (`+key[=value]`) of a message that CLIENTTAGDENY
-/// lets through, still escaped.
+/// lets through, still escaped: valid keys only, the last of a duplicate.
 pub(super) fn client_tags(msg: &Message, limits: &crate::config::Limits) -> Option<String> {
-    let tags: Vec<&str> = msg
-        .tags?
-        .split(';')
-        .filter(|t| t.starts_with('+') && t.len() > 1)
-        .filter(|t| limits.client_tag_allowed(t[1..].split('=').next().unwrap_or("")))
-        .collect();
-    (!tags.is_empty()).then(|| tags.join(";"))
+    crate::proto::message::relayable_client_tags(msg.tags?, |k| limits.client_tag_allowed(k))
 }
 
 fn relay(ctx: &mut Ctx, msg: &Message, verb: Verb) {
@@ -58,7 +58,16 @@ fn relay(ctx: &mut Ctx, msg: &Message, verb: Verb) {
     }
     let text = (!tagmsg).then_some(text);
     let client = ctx.client().clone();
-    let tags = client_tags(msg, &ctx.config.limits);
+    // Client-only tags only from a client that negotiated message-tags.
+    let tags = client
+        .has_cap(Cap::MessageTags.bit())
+        .then(|| client_tags(msg, &ctx.config.limits))
+        .flatten();
+    if tagmsg && tags.is_none() {
+        // Nothing to carry (every tag invalid or denied): nothing to do, as
+        // in Ergo.
+        return;
+    }
     let echo = client.has_cap(Cap::EchoMessage.bit());
     if !tagmsg {
         ctx.state.touch_client(&client);

@@ -48,7 +48,7 @@ pub use response::Response;
 
 use crate::{
     config::Config,
-    proto::{Line, Message, numerics::*},
+    proto::{Line, Message, line::middle, numerics::*},
     state::{ClientRef, Delivery, Refusal, State},
 };
 
@@ -185,7 +185,7 @@ impl<'a> Ctx<'a> {
         let nick = self.nick();
         let line = Line::new(Some(&self.config.server.name), n.code)
             .arg(&nick)
-            .args(args.iter().copied())
+            .args(args.iter().map(|a| middle(a)))
             .text(text)
             .build();
         self.out.push(line);
@@ -195,9 +195,10 @@ impl<'a> Ctx<'a> {
     /// numeric's text is not added).
     pub fn reply_args(&mut self, n: Numeric, args: &[&str]) {
         let nick = self.nick();
-        let line = Line::new(Some(&self.config.server.name), n.code)
-            .arg(&nick)
-            .args(args.iter().copied());
+        let mut line = Line::new(Some(&self.config.server.name), n.code).arg(&nick);
+        if let Some((last, rest)) = args.split_last() {
+            line = line.args(rest.iter().map(|a| middle(a))).arg(last);
+        }
         self.out.push(line.build());
     }
 
@@ -248,7 +249,7 @@ impl<'a> Ctx<'a> {
         let line = Line::new(Some(&self.config.server.name), "FAIL")
             .arg(command)
             .arg(code)
-            .args(context.iter().copied())
+            .args(context.iter().map(|p| crate::proto::line::middle(p)))
             .text(text)
             .build();
         self.out.push(line);
@@ -277,14 +278,17 @@ impl<'a> Ctx<'a> {
 }
 
 /// One numeric line (see [`Ctx::reply`]).
+/// A numeric to `nick`. Its middle parameters often echo what the client
+/// sent (the channel or nick asked for), so each goes through `middle`: a
+/// value with a space or a leading ':' is written `*`, as Ergo does.
 pub fn numeric_line(server: &str, nick: &str, n: Numeric, args: &[&str]) -> Bytes {
     let mut line = Line::new(Some(server), n.code).arg(nick);
     if n.text.is_empty() {
         if let Some((last, rest)) = args.split_last() {
-            line = line.args(rest.iter().copied()).text(last);
+            line = line.args(rest.iter().map(|a| middle(a))).text(last);
         }
     } else {
-        line = line.args(args.iter().copied()).text(n.text);
+        line = line.args(args.iter().map(|a| middle(a))).text(n.text);
     }
     line.build()
 }

@@ -65,7 +65,7 @@ fn fail(ctx: &mut Ctx, code: &str, params: &[&str], text: &str) {
     let line = Line::new(Some(&ctx.config.server.name), "FAIL")
         .arg("BATCH")
         .arg(code)
-        .args(params.iter().copied())
+        .args(params.iter().map(|p| crate::proto::line::middle(p)))
         .text(text)
         .build();
     ctx.push(line);

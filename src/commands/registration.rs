@@ -70,15 +70,17 @@ pub fn nick(ctx: &mut Ctx, msg: &Message) {
     }
     match ctx.state.change_nick(&client, new) {
         Err(r) => ctx.refuse(&r),
-        Ok(_) if !ctx.session.registered => {
-            ctx.session.nick_claimed = true;
-            try_complete(ctx);
-        }
         Ok(deliveries) => {
+            // Before registration, only a holder whose nick was overruled.
             for d in deliveries {
                 ctx.deliver(d);
             }
-            crate::services::on_nick(ctx);
+            if !ctx.session.registered {
+                ctx.session.nick_claimed = true;
+                try_complete(ctx);
+            } else {
+                crate::services::on_nick(ctx);
+            }
         }
     }
 }
@@ -123,6 +125,7 @@ pub fn try_complete(ctx: &mut Ctx) {
     let s = &ctx.session;
     if s.registered
         || !s.nick_claimed
+        || ctx.client().nick() == "*"
         || s.user.is_none()
         || s.cap_negotiating
         || !s.jobs.is_empty()
@@ -203,7 +206,11 @@ fn password_checked(ctx: &mut Ctx, ok: bool) {
 fn welcome(ctx: &mut Ctx) {
     let (user, realname) = ctx.session.user.clone().unwrap_or_default();
     let client = ctx.client().clone();
-    let online = ctx.state.register(&client, user, realname);
+    let Some(online) = ctx.state.register(&client, user, realname) else {
+        // Overruled since NICK (it got 433): registration waits for a new one.
+        ctx.session.nick_claimed = false;
+        return;
+    };
     ctx.session.registered = true;
     ctx.session.pass = None;
     let cfg = ctx.config.clone();

@@ -11,14 +11,10 @@ use crate::{
 use super::{Ctx, numeric_line, registration};
 
 /// A user's parameter echoed back in a middle position: one parameter,
-/// never empty, never with a space or a leading ':'.
+/// never empty, never with a space or a leading ':' (`*` instead; see
+/// `proto::line::middle`).
 pub fn one_param(s: &str) -> String {
-    let s = s.replace(' ', "_");
-    match s.strip_prefix(':') {
-        Some(rest) => format!("_{rest}"),
-        None if s.is_empty() => "*".into(),
-        None => s,
-    }
+    crate::proto::line::middle(s).to_string()
 }
 
 // USERHOST <nick>{ <nick>}

@@ -140,6 +140,8 @@ pub struct Limits {
     pub max_list_entries: usize,
     pub max_targets: usize,
     pub whowas_entries: usize,
+    /// The most WHOWAS entries kept for one nick (the newest).
+    pub whowas_per_nick: usize,
     pub monitor: usize,
     /// Client-only tags dropped when relaying (CLIENTTAGDENY): names without
     /// the `+`, `*` for all, `-name` to allow one back.

@@ -135,6 +135,7 @@ pub(super) fn validate(raw: RawConfig, path: Option<&Path>) -> Result<Config, Co
         max_list_entries: l.max_list_entries,
         max_targets: l.max_targets,
         whowas_entries: l.whowas_entries,
+        whowas_per_nick: l.whowas_per_nick,
         monitor: l.monitor,
         client_tag_deny: l.client_tag_deny.clone(),
         sendq: l.sendq,
@@ -163,6 +164,7 @@ pub(super) fn validate(raw: RawConfig, path: Option<&Path>) -> Result<Config, Co
         ("limits.max_list_entries", l.max_list_entries, 1, 10_000),
         ("limits.max_targets", l.max_targets, 1, 100),
         ("limits.whowas_entries", l.whowas_entries, 0, 1_000_000),
+        ("limits.whowas_per_nick", l.whowas_per_nick, 1, 1_000_000),
         ("limits.monitor", l.monitor, 0, 10_000),
         ("limits.sendq", l.sendq, 4096, 64 << 20),
     ] {

@@ -301,6 +301,7 @@ impl Server {
 /// `special`: a WebSocket or PROXY listener, whose connections `gateway.rs`
 /// serves (their real address is known only after a header).
 async fn accept_loop(listener: TcpListener, index: usize, special: bool, shared: Arc<Shared>) {
+    let mut starved = Starved::default();
     loop {
         let accepted = tokio::select! {
             _ = shared.shutdown.cancelled() => return,
@@ -308,6 +309,7 @@ async fn accept_loop(listener: TcpListener, index: usize, special: bool, shared:
         };
         match accepted {
             Ok((stream, peer)) => {
+                starved.recovered();
                 let _ = stream.set_nodelay(true);
                 let kind = shared.kind(index);
                 if special || is_webirc_gateway(&shared, peer.ip()) {
@@ -348,10 +350,66 @@ async fn accept_loop(listener: TcpListener, index: usize, special: bool, shared:
                 }
             }
             Err(e) => {
-                // Out of file descriptors and the like: back off, keep listening.
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                let pause = starved.failed(&e);
+                tokio::select! {
+                    _ = shared.shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(pause) => {}
+                }
             }
+        }
+    }
+}
+
+/// An accept loop's state while `accept` fails for want of resources (out
+/// of file descriptors, EMFILE/ENFILE, or of memory): it backs off
+/// from 100 ms, doubling to 1 s, and logs the start and the end of the
+/// episode once each instead of every attempt. The connections waiting
+/// meanwhile stay in the listen backlog and are accepted when descriptors
+/// free up. Any other error is about one connection (reset before it was
+/// accepted): logged at debug, retried at once.
+#[derive(Default)]
+struct Starved {
+    pause: Option<Duration>,
+    failures: u64,
+}
+
+impl Starved {
+    const FIRST: Duration = Duration::from_millis(100);
+    const MAX: Duration = Duration::from_secs(1);
+
+    /// How long to wait before the next `accept` after `e`.
+    fn failed(&mut self, e: &std::io::Error) -> Duration {
+        // EMFILE, ENFILE and ENOMEM: the same numbers on Linux and the BSDs.
+        const ENOMEM: i32 = 12;
+        const ENFILE: i32 = 23;
+        const EMFILE: i32 = 24;
+        let resources = matches!(e.raw_os_error(), Some(EMFILE | ENFILE | ENOMEM))
+            || e.kind() == std::io::ErrorKind::OutOfMemory;
+        if !resources {
+            tracing::debug!(error = %e, "accept failed");
+            return Duration::ZERO;
+        }
+        self.failures += 1;
+        let pause = match self.pause {
+            None => {
+                tracing::warn!(
+                    error = %e,
+                    "accept: out of file descriptors (or memory); new connections wait \
+                     in the backlog, retrying every second at most"
+                );
+                Self::FIRST
+            }
+            Some(p) => (p * 2).min(Self::MAX),
+        };
+        self.pause = Some(pause);
+        pause
+    }
+
+    /// A connection was accepted: the end of an episode, if one was on.
+    fn recovered(&mut self) {
+        if self.pause.take().is_some() {
+            tracing::info!(failed_attempts = self.failures, "accepting again");
+            self.failures = 0;
         }
     }
 }

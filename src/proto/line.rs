@@ -5,7 +5,19 @@
 //! (tags excluded) is enforced in exactly one place: a body that would be longer
 //! is cut at a UTF-8 character boundary, never in the middle of a character.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use bytes::{BufMut, Bytes, BytesMut};
+
+/// How many middle parameters `Line::arg` had to write as `*` (a caller
+/// that forgot [`middle`]): always 0 unless there is a bug. Tests read it
+/// through [`repaired_middles`] to see the bug in release builds too.
+static REPAIRED: AtomicU64 = AtomicU64::new(0);
+
+/// See [`REPAIRED`].
+pub fn repaired_middles() -> u64 {
+    REPAIRED.load(Ordering::Relaxed)
+}
 
 /// The most bytes of a message, CRLF included, tags excluded (RFC 1459).
 pub const MAX_LINE: usize = 512;
@@ -39,12 +51,32 @@ impl Line {
         }
     }
 
-    /// Appends a parameter. Only the last one may contain spaces or be empty;
-    /// `build` then marks it as the trailing parameter. An earlier empty
-    /// parameter cannot be written in IRC syntax and becomes `*`.
+    /// Appends a parameter. Only the last one may contain spaces, start with
+    /// ':' or be empty; `build` then marks it as the trailing parameter.
+    ///
+    /// This refuses to build a malformed line: an earlier parameter that
+    /// cannot be a middle one (see [`is_middle`]) is written `*` when the next
+    /// one is appended, so a value never splits into two parameters or
+    /// swallows the rest of the line. An empty one becomes `*` by design (a
+    /// `*` placeholder is what IRC writes for "none"); a space or a leading
+    /// ':' is a bug in the caller, which should have passed the value through
+    /// [`middle`] (the handlers echo client input that way): debug builds,
+    /// the fuzz targets included, panic on it so that it is found, and
+    /// release builds write `*`, Ergo's `SafeErrorParam`, instead.
     pub fn arg(mut self, p: &str) -> Self {
-        if self.last.is_some_and(|at| at == self.buf.len()) {
-            self.buf.put_u8(b'*');
+        if let Some(at) = self.last {
+            let prev = &self.buf[at..];
+            if prev.is_empty() {
+                self.buf.put_u8(b'*');
+            } else if !is_middle(prev) {
+                debug_assert!(
+                    false,
+                    "a middle parameter with a space or a leading ':' (use proto::line::middle)"
+                );
+                REPAIRED.fetch_add(1, Ordering::Relaxed);
+                self.buf.truncate(at);
+                self.buf.put_u8(b'*');
+            }
         }
         self.buf.put_u8(b' ');
         self.last = Some(self.buf.len());
@@ -90,6 +122,20 @@ impl Line {
         self.buf.put_slice(b"\r\n");
         self.buf.freeze()
     }
+}
+
+/// Whether `p` can be written as a middle (not the last) parameter: not
+/// empty, no space, no leading ':'.
+pub fn is_middle(p: &[u8]) -> bool {
+    p.first().is_some_and(|&c| c != b':') && !p.contains(&b' ')
+}
+
+/// A client's value echoed back in a middle position (a numeric naming the
+/// channel or nick asked for): itself when it can be one, otherwise `*`
+/// (Ergo's `SafeErrorParam`), so `JOIN :a b` is answered
+/// `403 me * :No such channel`, never `403 me a b :No such channel`.
+pub fn middle(p: &str) -> &str {
+    if is_middle(p.as_bytes()) { p } else { "*" }
 }
 
 /// Cuts `s` to at most `max` bytes on a character boundary.
@@ -160,6 +206,39 @@ mod tests {
         assert_eq!(s(Line::new(None, "X").arg(":)").build()), "X ::)\r\n");
         assert_eq!(s(Line::new(None, "X").text("word").build()), "X :word\r\n");
         assert_eq!(s(Line::new(None, "X").build()), "X\r\n");
+    }
+
+    #[test]
+    fn middles() {
+        assert_eq!(middle("#c"), "#c");
+        assert_eq!(middle("a:b"), "a:b");
+        for bad in ["", "a b", ":ab", ":", " ", "#c "] {
+            assert_eq!(middle(bad), "*", "{bad:?}");
+        }
+        // An empty middle is written `*`.
+        assert_eq!(
+            s(Line::new(None, "X").arg("").arg("y").build()),
+            "X * y\r\n"
+        );
+    }
+
+    /// Release builds repair a middle parameter that would split the line
+    /// (debug builds panic on it: a caller forgot `middle`).
+    #[test]
+    #[cfg(not(debug_assertions))]
+    fn malformed_middles_are_never_written() {
+        let before = repaired_middles();
+        for bad in ["a b", ":ab", ":", "a  b "] {
+            let l = s(Line::new(Some("srv"), "403")
+                .arg("me")
+                .arg(bad)
+                .text("No such channel")
+                .build());
+            assert_eq!(l, ":srv 403 me * :No such channel\r\n", "{bad:?}");
+            let l = s(Line::new(None, "X").arg(bad).arg("y").arg("z").build());
+            assert_eq!(l, "X * y z\r\n", "{bad:?}");
+        }
+        assert!(repaired_middles() >= before + 8);
     }
 
     #[test]

@@ -74,6 +74,55 @@ impl<'a> Message<'a> {
     }
 }
 
+/// Whether `key` (without its `+` client prefix) is a valid tag key:
+/// `[ <vendor> '/' ] <key_name>`, a vendor being a host name (letters,
+/// digits, hyphens and dots) and a key name a non-empty run of letters,
+/// digits and hyphens (the message-tags spec).
+pub fn valid_tag_key(key: &str) -> bool {
+    let (vendor, name) = match key.split_once('/') {
+        Some((v, n)) => (Some(v), n),
+        None => (None, key),
+    };
+    let name_ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let vendor_ok = vendor.is_none_or(|v| {
+        !v.is_empty()
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    });
+    name_ok && vendor_ok
+}
+
+/// The client-only tags (`+key[=value]`, still escaped) of a raw tag
+/// section that are fit to relay: keys that are not valid are dropped, and
+/// of a key given more than once only the last stays (the spec: "the last
+/// value should be used"), in the order the client sent them. `allowed`
+/// sees each key without its `+` (CLIENTTAGDENY). None when none is left.
+pub fn relayable_client_tags(raw: &str, allowed: impl Fn(&str) -> bool) -> Option<String> {
+    let key = |t: &str| t.split_once('=').map_or(t, |(k, _)| k).to_string();
+    let mut tags: Vec<&str> = raw
+        .split(';')
+        .filter(|t| {
+            t.strip_prefix('+').is_some_and(|t| {
+                let k = t.split_once('=').map_or(t, |(k, _)| k);
+                valid_tag_key(k) && allowed(k)
+            })
+        })
+        .collect();
+    if tags.len() > 1 {
+        // Keep the last of each key: walk from the end, skip keys seen.
+        let mut seen = std::collections::HashSet::with_capacity(tags.len());
+        let mut kept: Vec<&str> = tags
+            .iter()
+            .rev()
+            .filter(|t| seen.insert(key(t)))
+            .copied()
+            .collect();
+        kept.reverse();
+        tags = kept;
+    }
+    (!tags.is_empty()).then(|| tags.join(";"))
+}
+
 /// Undoes the message-tags value escaping (`\:` `\s` `\\` `\r` `\n`); an
 /// invalid escape drops the backslash, a trailing lone backslash is dropped.
 pub fn unescape_tag_value(v: &str) -> String {
@@ -246,6 +295,28 @@ mod tests {
             Ok("NO_SUCH-CMD")
         );
         assert_eq!(Message::parse(":"), Err(ParseError::NoCommand));
+    }
+
+    #[test]
+    fn client_tags_to_relay() {
+        for ok in ["a", "a-b", "9", "-", "example.com/x", "a.b-c/d-e"] {
+            assert!(valid_tag_key(ok), "{ok}");
+        }
+        for bad in [
+            "", "a!b", "\u{e9}", "a_b", "/k", "v/", "a/b/c", "a b", "v_x/k",
+        ] {
+            assert!(!valid_tag_key(bad), "{bad}");
+        }
+        let all = |_: &str| true;
+        assert_eq!(
+            relayable_client_tags("+a=1;msgid=x;+b;+a=2;+=3;+c!d=4", all).as_deref(),
+            Some("+b;+a=2")
+        );
+        assert_eq!(relayable_client_tags("time=x;+=1", all), None);
+        assert_eq!(
+            relayable_client_tags("+typing=active;+reply=1", |k| k != "typing").as_deref(),
+            Some("+reply=1")
+        );
     }
 
     #[test]

@@ -3,6 +3,10 @@
 //! MODE parsing, the mode string of 324 and the state code that applies a
 //! change all read this one table, so a mode exists everywhere or nowhere.
 
+/// The highest `+l` limit accepted: 2^31 - 1, what every client's int
+/// holds; `+l 99999999999` is refused with 696 (ERR_INVALIDMODEPARAM).
+pub const MAX_LIMIT: usize = i32::MAX as usize;
+
 /// How a channel mode takes its parameter (the ISUPPORT CHANMODES types, and
 /// the prefix modes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -43,9 +43,9 @@ pub(crate) struct Channel {
     pub(super) dead: bool,
     /// Last PRIVMSG, NOTICE, TAGMSG or JOIN (ephemeral channels).
     pub(super) last_activity: Instant,
-    /// Bumped whenever `last_activity` or the idle timeout changes, so that a
-    /// stale timer entry can tell it is stale.
-    pub(super) idle_generation: u64,
+    /// When this channel's one entry in the idle timer (`idle.rs`) is due;
+    /// None when it has none (not ephemeral, destroyed, or being fired).
+    pub(super) idle_at: Option<Instant>,
     /// Whether the idle warning went out for the current deadline.
     pub(super) warned: bool,
     /// Registered with ChanServ: kept (modes, topic, lists) while empty.
@@ -178,7 +178,7 @@ impl Channel {
             invites: VecDeque::new(),
             dead: false,
             last_activity: Instant::now(),
-            idle_generation: 0,
+            idle_at: None,
             registered: false,
             warned: false,
             history: Default::default(),

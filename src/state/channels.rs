@@ -258,6 +258,7 @@ impl State {
         if ch.members.is_empty() && !ch.dead && !ch.registered {
             ch.dead = true;
             self.forget_history(&mut ch);
+            self.idle.disarm(chan, &mut ch);
             let folded = self.fold(&ch.name);
             if map.get(&folded).is_some_and(|c| Arc::ptr_eq(c, chan)) {
                 map.remove(&folded);
@@ -557,6 +558,7 @@ impl State {
             return None;
         }
         ch.dead = true;
+        self.idle.disarm(chan, &mut ch);
         let folded = self.fold(&ch.name);
         if map.get(&folded).is_some_and(|c| Arc::ptr_eq(c, chan)) {
             map.remove(&folded);

@@ -188,6 +188,11 @@ pub enum Event {
         channel: String,
         reason: String,
     },
+    /// A connection that had not registered lost its nick to one that
+    /// claimed it (433 "Nickname overruled.").
+    NickOverruled {
+        nick: String,
+    },
     /// MONITOR: a watched nick came online (730) or went offline (731).
     MonitorOnline {
         prefix: String,

@@ -13,10 +13,12 @@
 //! Lock order (acquire only strictly higher tiers while holding a lock; never
 //! hold any across `.await`; all are `parking_lot` locks, which a panic does
 //! not poison):
-//!   0. `monitors`, `hosts`, `whowas`, the idle heap, `markers`, `dms` (each
+//!   0. `monitors`, `hosts`, `whowas`, `markers`, `dms` (each
 //!      taken alone)
 //!   1. `nicks`   2. `channels` (the registry map)   3. one `Channel`
 //!   4. one client's `info`   5. one client's `SendQ`
+//!   and the idle timer map, a leaf: taken under a `Channel` lock (so a
+//!   channel and its one timer entry change together), nothing under it.
 //!
 //! Beware `if let Some(x) = client.info().field.clone() { ... }`: the guard
 //! lives through the block; bind the value first.

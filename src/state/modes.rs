@@ -146,7 +146,7 @@ impl State {
                                 .arg
                                 .as_deref()
                                 .and_then(|a| a.parse::<usize>().ok())
-                                .filter(|&n| n > 0)
+                                .filter(|&n| n > 0 && n <= crate::proto::modes::MAX_LIMIT)
                             {
                                 Some(n) => {
                                     c.arg = Some(n.to_string());
@@ -236,7 +236,10 @@ impl State {
                             false
                         } else {
                             c.arg = None;
-                            ch.modes.ephemeral.take().is_some()
+                            let was = ch.modes.ephemeral.take().is_some();
+                            // Its idle timer entry goes too.
+                            rearm |= was;
+                            was
                         }
                     }
                     flag => match ch.flag_mut(flag) {

@@ -5,41 +5,72 @@
 
 use std::sync::atomic::Ordering;
 
-use super::{ClientRef, Delivery, Event, Refusal, State, channel::Who};
+use super::{ClientRef, Delivery, Event, Refusal, State, Whowas, channel::Who};
 use crate::proto::{caps::Cap, numerics::*};
 
 impl State {
     /// Claims `nick` for `client`, releasing its old one. Before registration
     /// nobody hears of it; after, the client's peers get NICK (and the client
     /// its own copy) and MONITOR watchers of both nicks learn of the change.
-    /// Refused with 433 when another client holds it, and with 435 when a
-    /// registered client is banned (without voice) in one of its channels:
+    /// Refused with 433 when a registered client holds it, and with 435 when
+    /// a registered client is banned (without voice) in one of its channels:
     /// a nick change would dodge the ban.
+    ///
+    /// A nick held by a connection that has not completed registration is
+    /// taken from it (InspIRCd's "Nickname overruled", also Solanum's): the
+    /// holder's nick goes back to `*`, it gets 433 and must send NICK again
+    /// before it can register. Otherwise a connection that sends only NICK
+    /// would hold the nick until its registration timeout, and forever by
+    /// reconnecting. The holder's `registered` flag is read under its info
+    /// lock, which `register` also takes, so a holder either registered first
+    /// (and keeps the nick) or finds its nick gone when it tries.
     pub fn change_nick(&self, client: &ClientRef, nick: &str) -> Result<Vec<Delivery>, Refusal> {
         let registered = client.is_registered();
         if registered && let Some(chan) = self.banned_somewhere(client) {
             return Err(Refusal::new(ERR_BANNICKCHANGE, &[nick, &chan]));
         }
         let folded = self.fold(nick);
+        let mut overruled = None;
+        let mut was = None;
         let (old_prefix, old) = {
             let mut nicks = self.nicks.lock();
             if let Some(holder) = nicks.get(&folded)
                 && holder.id != client.id
             {
-                return Err(Refusal::new(ERR_NICKNAMEINUSE, &[nick]));
+                let mut theirs = holder.info();
+                if theirs.registered {
+                    return Err(Refusal::new(ERR_NICKNAMEINUSE, &[nick]));
+                }
+                theirs.nick = "*".to_string();
+                drop(theirs);
+                overruled = Some(Delivery::new(
+                    Event::NickOverruled {
+                        nick: nick.to_string(),
+                    },
+                    vec![holder.clone()],
+                ));
             }
             let mut info = client.info();
             let old_prefix = info.prefix();
+            let old_folded = self.fold(&info.nick);
+            if registered && old_folded != folded {
+                was = Some(Whowas::of(&info));
+            }
             let old = std::mem::replace(&mut info.nick, nick.to_string());
-            let old_folded = self.fold(&old);
             if old != "*" && old_folded != folded {
                 nicks.remove(&old_folded);
             }
             nicks.insert(folded.clone(), client.clone());
             (old_prefix, old)
         };
+        // WHOWAS keeps the nick changed away from (RFC 2812 3.6.3); a change
+        // of case only is the same nick.
+        if let Some(entry) = was {
+            self.record_whowas_entry(entry);
+        }
+        let mut out: Vec<Delivery> = overruled.into_iter().collect();
         if !registered {
-            return Ok(Vec::new());
+            return Ok(out);
         }
         let mut d = Delivery::new(
             Event::NickChanged {
@@ -51,7 +82,7 @@ impl State {
         .echo(true);
         let chans: Vec<_> = client.info().channels.values().cloned().collect();
         self.keep_in(&chans, &mut d, client.id);
-        let mut out = vec![d];
+        out.push(d);
         // A change of case only is the same nick to MONITOR.
         if self.fold(&old) != folded {
             out.extend(self.monitor_event(&old, None));
@@ -85,14 +116,24 @@ impl State {
     }
 
     /// Completes registration: sets user and realname, counts the client and
-    /// tells MONITOR watchers it is online.
-    pub fn register(&self, client: &ClientRef, user: String, realname: String) -> Vec<Delivery> {
+    /// tells MONITOR watchers it is online. None when the client holds no
+    /// nick (another connection overruled it since NICK): it stays
+    /// unregistered and must send NICK again.
+    pub fn register(
+        &self,
+        client: &ClientRef,
+        user: String,
+        realname: String,
+    ) -> Option<Vec<Delivery>> {
         let (nick, prefix) = {
             let mut info = client.info();
             info.user = user;
             info.realname = realname;
             if info.registered {
-                return Vec::new();
+                return Some(Vec::new());
+            }
+            if info.nick == "*" {
+                return None;
             }
             info.registered = true;
             (info.nick.clone(), info.prefix())
@@ -100,9 +141,11 @@ impl State {
         self.unregistered.fetch_sub(1, Ordering::Relaxed);
         let n = self.local_users();
         self.max_local.fetch_max(n, Ordering::Relaxed);
-        self.monitor_event(&nick, Some(prefix))
-            .into_iter()
-            .collect()
+        Some(
+            self.monitor_event(&nick, Some(prefix))
+                .into_iter()
+                .collect(),
+        )
     }
 
     /// Removes a client entirely: its nick, its memberships (empty channels

@@ -1,8 +1,13 @@
 //! Test harness: a real server started inside the test on 127.0.0.1:0, and
 //! a raw-protocol client with its own small line parser (independent of the
-//! server's), so tests assert what a user would see on the wire.
+//! server's), so tests assert what a user would see on the wire. Every line
+//! a client receives is also read by a second, independent parser
+//! (`irc-proto`, in `second_reading.rs`), and the test fails when the two
+//! readings differ.
 
 #![allow(dead_code)]
+
+pub mod second_reading;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -220,6 +225,7 @@ impl TestClient {
                 );
                 let s = String::from_utf8(buf).expect("server sent invalid UTF-8");
                 let m = Msg::parse(s.trim_end_matches("\r\n"));
+                second_reading::check(&m);
                 if self.record {
                     self.seen.push(m.clone());
                 }
