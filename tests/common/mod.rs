@@ -308,7 +308,7 @@ impl TestClient {
 }
 
 #[derive(Debug)]
-struct AcceptAny;
+pub struct AcceptAny;
 
 impl tokio_rustls::rustls::client::danger::ServerCertVerifier for AcceptAny {
     fn verify_server_cert(
