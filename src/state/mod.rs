@@ -17,8 +17,9 @@
 //!      taken alone)
 //!   1. `nicks`   2. `channels` (the registry map)   3. one `Channel`
 //!   4. one client's `info`   5. one client's `SendQ`
-//!   and the idle timer map, a leaf: taken under a `Channel` lock (so a
-//!   channel and its one timer entry change together), nothing under it.
+//!
+//! The idle timer map is a leaf: taken under a `Channel` lock (so a channel
+//! and its one timer entry change together), nothing taken under it.
 //!
 //! Beware `if let Some(x) = client.info().field.clone() { ... }`: the guard
 //! lives through the block; bind the value first.
