@@ -9,31 +9,6 @@ use crate::common::*;
 const BASE: &str = "message-tags batch echo-message server-time labeled-response";
 const FAST: &str = "[services]\nbcrypt_cost = 4\n";
 
-/// A client that negotiated `caps` and registered as `nick`.
-async fn with_caps(srv: &TestServer, nick: &str, caps: &str) -> TestClient {
-    let mut c = srv.client().await;
-    c.send("CAP LS 302").await;
-    c.send(&format!("CAP REQ :{caps}")).await;
-    let ack = c
-        .expect_match("CAP ACK", |m| m.command == "CAP" && m.params[1] != "LS")
-        .await;
-    assert_eq!(ack.params[1], "ACK", "{ack:?}");
-    c.send("CAP END").await;
-    c.register(nick).await;
-    c
-}
-
-fn tag<'a>(m: &'a Msg, key: &str) -> Option<&'a str> {
-    m.tags
-        .as_deref()?
-        .split(';')
-        .find_map(|t| match t.split_once('=') {
-            Some((k, v)) if k == key => Some(v),
-            None if t == key => Some(""),
-            _ => None,
-        })
-}
-
 async fn join(c: &mut TestClient, chan: &str) {
     c.send(&format!("JOIN {chan}")).await;
     c.expect("366").await;

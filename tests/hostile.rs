@@ -281,18 +281,6 @@ async fn whowas_keeps_at_most_ten_entries_per_nick() {
     assert_eq!(whowas_rows(&mut asker, "ghost").await.len(), 2);
 }
 
-/// A registered client that negotiated `caps` first.
-async fn with_caps(srv: &TestServer, nick: &str, caps: &str) -> TestClient {
-    let mut c = srv.client().await;
-    c.send("CAP LS 302").await;
-    c.send(&format!("CAP REQ :{caps}")).await;
-    c.expect("CAP").await;
-    c.expect("CAP").await;
-    c.send("CAP END").await;
-    c.register(nick).await;
-    c
-}
-
 fn tag_keys(m: &Msg) -> Vec<String> {
     m.tags
         .as_deref()

@@ -353,3 +353,30 @@ impl tokio_rustls::rustls::client::danger::ServerCertVerifier for AcceptAny {
             .supported_schemes()
     }
 }
+
+/// A client that negotiated `caps` (after a 302 CAP LS, however many lines
+/// it takes) and registered as `nick`.
+pub async fn with_caps(srv: &TestServer, nick: &str, caps: &str) -> TestClient {
+    let mut c = srv.client().await;
+    c.send("CAP LS 302").await;
+    c.send(&format!("CAP REQ :{caps}")).await;
+    let ack = c
+        .expect_match("CAP ACK", |m| m.command == "CAP" && m.params[1] != "LS")
+        .await;
+    assert_eq!(ack.params[1], "ACK", "{ack:?}");
+    c.send("CAP END").await;
+    c.register(nick).await;
+    c
+}
+
+/// The value of tag `key` on `m` ("" for a tag without a value).
+pub fn tag<'a>(m: &'a Msg, key: &str) -> Option<&'a str> {
+    m.tags
+        .as_deref()?
+        .split(';')
+        .find_map(|t| match t.split_once('=') {
+            Some((k, v)) if k == key => Some(v),
+            None if t == key => Some(""),
+            _ => None,
+        })
+}
