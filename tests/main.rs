@@ -3,6 +3,7 @@
 
 mod common;
 
+mod bans;
 mod binary;
 mod channels;
 mod connection;

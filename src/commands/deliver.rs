@@ -142,6 +142,8 @@ fn wire(d: &Delivery, server: &str) -> Option<Wire> {
             Wire::new(line(server, "NOTICE").arg(channel).text(&text).build(), at)
         }
         Event::ChannelDestroyed { .. }
+        | Event::Banned { .. }
+        | Event::OperNotice { .. }
         | Event::MonitorOnline { .. }
         | Event::MonitorOffline { .. } => {
             return None;
@@ -165,6 +167,14 @@ fn personal(d: &Delivery, server: &str, to: &ClientRef) -> Option<Bytes> {
         Event::MonitorOffline { nick: gone } => Line::new(Some(server), RPL_MONOFFLINE.code)
             .arg(&nick)
             .text(gone)
+            .build(),
+        Event::Banned { reason } => Line::new(Some(server), ERR_YOUREBANNEDCREEP.code)
+            .arg(&nick)
+            .text(&format!("You are banned from this server: {reason}"))
+            .build(),
+        Event::OperNotice { text } => Line::new(Some(server), "NOTICE")
+            .arg(&nick)
+            .text(&format!("*** {text}"))
             .build(),
         _ => return None,
     })

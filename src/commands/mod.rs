@@ -11,6 +11,7 @@
 //! write) is a [`Job`]: a future the connection awaits, whose continuation
 //! runs back here with a fresh `Ctx`.
 
+mod bans;
 pub mod cap;
 mod channel;
 pub mod deliver;
@@ -56,6 +57,8 @@ pub trait Control: Send + Sync {
     /// Runs `work` after `delay` (not at all if the server shuts down
     /// first) and delivers what it returns: services' timers (SET ENFORCE).
     fn after(self: Arc<Self>, delay: std::time::Duration, work: crate::services::Later);
+    /// Deletes from the store the bans that State dropped at expiry.
+    fn purge_bans(&self);
 }
 
 /// The continuation of a [`Job`], run with a fresh `Ctx` once it is done.
@@ -352,6 +355,13 @@ static TABLE: &[Spec] = &[
     op("KILL", 2, oper::kill),
     op("WALLOPS", 1, oper::wallops),
     op("REHASH", 0, oper::rehash),
+    // bans.rs
+    op("KLINE", 1, bans::kline),
+    op("DLINE", 1, bans::dline),
+    op("UNKLINE", 1, bans::unkline),
+    op("UNDLINE", 1, bans::undline),
+    op("TESTLINE", 1, bans::testline),
+    cmd("STATS", 1, bans::stats),
     #[cfg(feature = "test-hooks")]
     pre("__PANIC", 0, test_panic),
 ];

@@ -192,6 +192,17 @@ fn password_checked(ctx: &mut Ctx, ok: bool) {
 fn welcome(ctx: &mut Ctx) {
     let (user, realname) = ctx.session.user.clone().unwrap_or_default();
     let client = ctx.client().clone();
+    // K-lines are matched here, once user@host is known.
+    let banned = ctx.state.kline_for(&client);
+    ctx.control.purge_bans();
+    if let Some(ban) = banned {
+        ctx.reply(
+            ERR_YOUREBANNEDCREEP,
+            &[&format!("You are banned from this server: {}", ban.reason)],
+        );
+        ctx.session.quit = Some(format!("Banned: {}", ban.reason));
+        return;
+    }
     let online = ctx.state.register(&client, user, realname);
     ctx.session.registered = true;
     ctx.session.pass = None;

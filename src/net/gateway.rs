@@ -44,7 +44,8 @@ pub(super) async fn serve(
     let config = shared.state.config();
     let listen = &config.listen[index];
     let websocket = listen.websocket;
-    if listen.proxy {
+    let listen_proxy = listen.proxy;
+    if listen_proxy {
         if !config.web.trusts_proxy(peer.ip()) {
             tracing::info!(%peer, "connection refused: not a trusted proxy");
             return;
@@ -63,6 +64,15 @@ pub(super) async fn serve(
         }
     }
     drop(config);
+    // The real address is known: a D-line on it refuses before TLS.
+    if listen_proxy && let Some(ban) = shared.state.dline_for(peer.ip()) {
+        shared.purge_bans();
+        tracing::info!(%peer, "connection refused: D-lined");
+        if matches!(kind, Kind::Plain) && !websocket {
+            session::refuse(stream, peer, format!("Banned: {}", ban.reason)).await;
+        }
+        return;
+    }
     match kind {
         Kind::Plain => after_tls(stream, peer, false, websocket, shared).await,
         Kind::Tls(cfg) => {
@@ -164,6 +174,11 @@ async fn start<R: LineReader, W: LineWriter>(
             },
             None => first = Some(frame),
         }
+    }
+    if let Some(ban) = shared.state.dline_for(peer.ip()) {
+        shared.purge_bans();
+        tracing::info!(%peer, "connection refused: D-lined");
+        return refuse(wr, peer.ip(), &format!("Banned: {}", ban.reason)).await;
     }
     let counted = match shared.state.admit(peer.ip()) {
         Ok(counted) => counted,

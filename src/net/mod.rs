@@ -47,6 +47,10 @@ impl Control for Shared {
         self.accounts.clone()
     }
 
+    fn purge_bans(&self) {
+        Shared::purge_bans(self);
+    }
+
     fn after(self: Arc<Self>, delay: Duration, work: crate::services::Later) {
         let shared = self.clone();
         self.tracker.spawn(async move {
@@ -64,6 +68,21 @@ impl Control for Shared {
 }
 
 impl Shared {
+    /// Deletes from the store (off the async threads) the bans State
+    /// dropped at expiry; with services off there is nothing to delete.
+    fn purge_bans(&self) {
+        let expired = self.state.take_expired_bans();
+        if let (false, Some(acc)) = (expired.is_empty(), self.accounts.clone()) {
+            tokio::task::spawn_blocking(move || {
+                for key in expired {
+                    if acc.store().remove_ban(&key).is_err() {
+                        tracing::warn!("could not purge an expired ban from the store");
+                    }
+                }
+            });
+        }
+    }
+
     /// Reloads the config file, MOTD and certificates. A config that fails
     /// validation (or certificates that fail to load) changes nothing.
     pub fn rehash(&self) -> Result<(), String> {
@@ -223,12 +242,19 @@ impl Server {
             tracker: TaskTracker::new(),
             tls: tls.into_iter().map(RwLock::new).collect(),
         });
-        // Registered channels exist from the start, as they were kept.
+        // Registered channels exist from the start, as they were kept, and
+        // server bans are in force again (those that expired meanwhile purged).
         if let Some(acc) = &shared.accounts {
             for reg in acc.channels() {
                 shared
                     .state
                     .restore_channel(&reg.name, &reg.kept.unwrap_or_default());
+            }
+            let bans = acc.store().bans().context("reading the server bans")?;
+            for key in shared.state.load_bans(bans) {
+                acc.store()
+                    .remove_ban(&key)
+                    .context("purging an expired ban")?;
             }
         }
         Ok(Server {
@@ -288,6 +314,17 @@ async fn accept_loop(listener: TcpListener, index: usize, special: bool, shared:
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
                 let kind = shared.kind(index);
+                // D-lines first: a banned address gets no TLS handshake, no
+                // PROXY header and no WEBIRC (gateways check the real one).
+                if let Some(ban) = shared.state.dline_for(peer.ip()) {
+                    shared.purge_bans();
+                    tracing::info!(%peer, "connection refused: D-lined");
+                    if matches!(kind, Kind::Plain) && !special {
+                        let why = format!("Banned: {}", ban.reason);
+                        shared.tracker.spawn(session::refuse(stream, peer, why));
+                    }
+                    continue;
+                }
                 if special || is_webirc_gateway(&shared, peer.ip()) {
                     let shared2 = shared.clone();
                     shared
@@ -303,6 +340,7 @@ async fn accept_loop(listener: TcpListener, index: usize, special: bool, shared:
                         // A TLS client would need a handshake to read the
                         // reason; refused TLS connections are just closed.
                         if matches!(kind, Kind::Plain) {
+                            let why = why.to_string();
                             shared.tracker.spawn(session::refuse(stream, peer, why));
                         }
                         continue;

@@ -226,9 +226,10 @@ pub async fn serve<R: LineReader, W: LineWriter>(
                 .build(),
         );
     }
+    let host = client.snapshot().host;
     client.send(
         Line::new(None, "ERROR")
-            .text(&closing_text(end, &reason))
+            .text(&closing_text(end, &host, &reason))
             .build(),
     );
     client.sendq.close();
@@ -254,7 +255,7 @@ fn command_name(line: &str) -> String {
 }
 
 /// Tells a refused plaintext connection why, in one ERROR line, and closes it.
-pub async fn refuse(mut stream: tokio::net::TcpStream, peer: SocketAddr, why: &str) {
+pub async fn refuse(mut stream: tokio::net::TcpStream, peer: SocketAddr, why: String) {
     use tokio::io::AsyncWriteExt;
     let line = Line::new(None, "ERROR")
         .text(&format!("Closing Link: {} ({why})", peer.ip()))
@@ -266,11 +267,12 @@ pub async fn refuse(mut stream: tokio::net::TcpStream, peer: SocketAddr, why: &s
     .await;
 }
 
-/// The text of the final ERROR line.
-fn closing_text(end: End, reason: &str) -> String {
+/// The text of the final ERROR line ("Closing Link: <host> (<reason>)", as
+/// other servers write it; bridges match words in the reason).
+fn closing_text(end: End, host: &str, reason: &str) -> String {
     match end {
         End::Shutdown => "Server shutting down".into(),
-        _ => format!("Closing Link: {reason}"),
+        _ => format!("Closing Link: {host} ({reason})"),
     }
 }
 

@@ -120,6 +120,15 @@ pub enum Event {
         channel: String,
         reason: String,
     },
+    /// A server ban (K-line, D-line) ends the recipient's connection: 465
+    /// with the reason users see.
+    Banned {
+        reason: String,
+    },
+    /// A server NOTICE to operators (ban audit).
+    OperNotice {
+        text: String,
+    },
     /// MONITOR: a watched nick came online (730) or went offline (731).
     MonitorOnline {
         prefix: String,

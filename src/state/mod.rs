@@ -13,13 +13,14 @@
 //! Lock order (acquire only strictly higher tiers while holding a lock; never
 //! hold any across `.await`; all are `parking_lot` locks, which a panic does
 //! not poison):
-//!   0. `monitors`, `hosts`, `whowas`, the idle heap (each taken alone)
+//!   0. `monitors`, `hosts`, `bans`, `whowas`, the idle heap (each taken alone)
 //!   1. `nicks`   2. `channels` (the registry map)   3. one `Channel`
 //!   4. one client's `info`   5. one client's `SendQ`
 //!
 //! Beware `if let Some(x) = client.info().field.clone() { ... }`: the guard
 //! lives through the block; bind the value first.
 
+mod bans;
 mod channel;
 mod channels;
 mod client;
@@ -49,6 +50,7 @@ use std::{
 use dashmap::DashMap;
 use parking_lot::{Mutex, RwLock};
 
+pub use bans::{BanKind, ServerBan, ban_key, parse_dline_mask, parse_kline_mask};
 pub use channel::{ChanModes, ListEntry, Topic};
 pub use channels::{Invited, JoinView, Joined};
 pub use client::{Client, ClientId, ClientRef, ClientSnapshot, UserModes};
@@ -111,6 +113,8 @@ pub struct State {
     monitors: Mutex<HashMap<String, HashSet<ClientId>>>,
     /// Per-address connection accounting. Lock tier 0.
     hosts: Mutex<HashMap<IpAddr, hosts::HostEntry>>,
+    /// K-lines and D-lines in force. Lock tier 0.
+    bans: Mutex<bans::Bans>,
 }
 
 impl State {
@@ -132,6 +136,7 @@ impl State {
             next_msgid: AtomicU64::new(0),
             monitors: Mutex::default(),
             hosts: Mutex::default(),
+            bans: Mutex::default(),
         }
     }
 
