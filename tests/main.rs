@@ -6,6 +6,7 @@ mod common;
 mod bans;
 mod binary;
 mod channels;
+mod classes;
 mod connection;
 mod ephemeral;
 mod init;

@@ -85,11 +85,18 @@ pub struct Session {
     /// A SASL exchange in progress (boxed: an idle session carries none).
     pub sasl: Option<Box<sasl::Exchange>>,
     pub oper_failures: u32,
+    /// The connection's class and what admission counted for it; an
+    /// account class may take it at registration (`State::reclass`).
+    pub admission: crate::state::Admission,
+    /// The RFC 1413 answer on its way, when ident is on: applied before 001.
+    pub ident: Option<tokio::sync::oneshot::Receiver<Option<String>>>,
 }
 
 impl Session {
-    pub fn new(client: ClientRef) -> Self {
+    pub fn new(client: ClientRef, admission: crate::state::Admission) -> Self {
         Session {
+            admission,
+            ident: None,
             client,
             registered: false,
             pass: None,

@@ -203,6 +203,15 @@ fn welcome(ctx: &mut Ctx) {
         ctx.session.quit = Some(format!("Banned: {}", ban.reason));
         return;
     }
+    // Logged in by now (SASL, PASS): an account class may take the client.
+    if let Some(account) = client.snapshot().account
+        && let Err(why) = ctx
+            .state
+            .reclass(&mut ctx.session.admission, client.tls, &account)
+    {
+        ctx.session.quit = Some(why);
+        return;
+    }
     let online = ctx.state.register(&client, user, realname);
     ctx.session.registered = true;
     ctx.session.pass = None;

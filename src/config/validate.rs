@@ -141,6 +141,10 @@ pub(super) fn validate(raw: RawConfig, path: Option<&Path>) -> Result<Config, Co
         ping_interval: dur("limits.ping_interval", &l.ping_interval),
         ping_timeout: dur("limits.ping_timeout", &l.ping_timeout),
         registration_timeout: dur("limits.registration_timeout", &l.registration_timeout),
+        max_connections: match l.max_connections {
+            0 => super::classes::auto_max_connections(),
+            n => n,
+        },
     };
     let c = &raw.channels;
     let channels = Channels {
@@ -230,12 +234,27 @@ pub(super) fn validate(raw: RawConfig, path: Option<&Path>) -> Result<Config, Co
             Duration::from_secs(1)
         }
     };
+    let ident = k.ident.then(|| super::Ident {
+        port: k.ident_port,
+        timeout: match parse_duration(&k.ident_timeout) {
+            Ok(d) if (1..=30).contains(&d.as_secs()) => d,
+            Ok(_) => {
+                errs.push("connections.ident_timeout: must be between 1s and 30s".into());
+                Duration::from_secs(3)
+            }
+            Err(e) => {
+                errs.push(format!("connections.ident_timeout: {e}"));
+                Duration::from_secs(3)
+            }
+        },
+    });
     let connections = Connections {
         per_ip: k.per_ip,
         ipv6_prefix: k.ipv6_prefix,
         throttle: k.throttle,
         throttle_window,
         exempt: connections_exempt,
+        ident,
     };
     let flood = Flood {
         enabled: f.enabled,
@@ -346,6 +365,8 @@ pub(super) fn validate(raw: RawConfig, path: Option<&Path>) -> Result<Config, Co
         }
     });
     let web = super::web::validate(&raw.websocket, &raw.gateway, &raw.webirc, &mut errs);
+    let default_class = super::classes::default_class(&connections, &limits, &flood);
+    let classes = super::classes::classes(&raw.class, &default_class, &mut errs);
 
     if !errs.is_empty() {
         return Err(ConfigError(errs));
@@ -375,6 +396,8 @@ pub(super) fn validate(raw: RawConfig, path: Option<&Path>) -> Result<Config, Co
         tokens,
         opers,
         web,
+        classes,
+        default_class: std::sync::Arc::new(default_class),
         path: path.map(Path::to_path_buf),
     })
 }

@@ -325,26 +325,43 @@ async fn accept_loop(listener: TcpListener, index: usize, special: bool, shared:
                     }
                     continue;
                 }
+                // The global ceiling, before the process runs out of descriptors.
+                let Some(slot) = Slot::take(&shared) else {
+                    tracing::info!(%peer, "connection refused: max_connections reached");
+                    if matches!(kind, Kind::Plain) && !special {
+                        let why = "server full: too many connections".to_string();
+                        shared.tracker.spawn(session::refuse(stream, peer, why));
+                    }
+                    continue;
+                };
                 if special || is_webirc_gateway(&shared, peer.ip()) {
                     let shared2 = shared.clone();
                     shared
                         .tracker
-                        .spawn(gateway::serve(stream, peer, index, kind, shared2));
+                        .spawn(gateway::serve(stream, peer, index, kind, shared2, slot));
                     continue;
                 }
                 // Per-address limits before anything else, a TLS handshake included.
-                let counted = match shared.state.admit(peer.ip()) {
-                    Ok(counted) => counted,
+                let tls = matches!(kind, Kind::Tls(_));
+                let admission = match shared.state.admit(peer.ip(), tls) {
+                    Ok(admission) => admission,
                     Err(why) => {
-                        tracing::info!(%peer, why, "connection refused");
+                        tracing::info!(%peer, "connection refused: class limits");
                         // A TLS client would need a handshake to read the
                         // reason; refused TLS connections are just closed.
-                        if matches!(kind, Kind::Plain) {
-                            let why = why.to_string();
+                        if !tls {
                             shared.tracker.spawn(session::refuse(stream, peer, why));
                         }
                         continue;
                     }
+                };
+                let conn = session::Conn {
+                    peer,
+                    tls,
+                    host: None,
+                    certfp: None,
+                    admission,
+                    slot,
                 };
                 let shared2 = shared.clone();
                 // Plaintext and TLS connections are separate tasks, so that a
@@ -352,14 +369,10 @@ async fn accept_loop(listener: TcpListener, index: usize, special: bool, shared:
                 match kind {
                     Kind::Plain => {
                         let (rd, wr) = transport::stream(stream);
-                        shared.tracker.spawn(session::serve(
-                            rd, wr, peer, false, None, counted, shared2, None,
-                        ));
+                        shared.tracker.spawn(session::serve(rd, wr, conn, shared2));
                     }
                     Kind::Tls(cfg) => {
-                        shared
-                            .tracker
-                            .spawn(serve_tls(stream, peer, cfg, counted, shared2));
+                        shared.tracker.spawn(serve_tls(stream, cfg, conn, shared2));
                     }
                 }
             }
@@ -381,28 +394,42 @@ fn is_webirc_gateway(shared: &Shared, ip: std::net::IpAddr) -> bool {
 
 async fn serve_tls(
     stream: tokio::net::TcpStream,
-    peer: SocketAddr,
     cfg: Arc<ServerConfig>,
-    counted: Option<std::net::IpAddr>,
+    mut conn: session::Conn,
     shared: Arc<Shared>,
 ) {
+    let peer = conn.peer;
     let acceptor = TlsAcceptor::from(cfg);
     match tokio::time::timeout(Duration::from_secs(15), acceptor.accept(stream)).await {
         Ok(Ok(s)) => {
-            let certfp = s
+            conn.certfp = s
                 .get_ref()
                 .1
                 .peer_certificates()
                 .and_then(|c| c.first())
                 .map(|c| tls::fingerprint(c));
             let (rd, wr) = transport::stream(s);
-            return session::serve(rd, wr, peer, true, None, counted, shared, certfp).await;
+            return session::serve(rd, wr, conn, shared).await;
         }
         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
     }
-    if let Some(key) = counted {
-        shared.state.release(key);
+    shared.state.release(&mut conn.admission);
+}
+
+/// One of the `[limits] max_connections` slots: taken when a socket is
+/// accepted, given back when the connection ends (dropped with it).
+pub(crate) struct Slot(Arc<Shared>);
+
+impl Slot {
+    fn take(shared: &Arc<Shared>) -> Option<Slot> {
+        shared.state.open_slot().then(|| Slot(shared.clone()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.state.close_slot();
     }
 }
 

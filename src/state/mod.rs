@@ -55,6 +55,7 @@ pub use channel::{ChanModes, ListEntry, Topic};
 pub use channels::{Invited, JoinView, Joined};
 pub use client::{Client, ClientId, ClientRef, ClientSnapshot, UserModes};
 pub use events::{Delivery, Event, Verb};
+pub use hosts::Admission;
 pub use modes::{ModeChange, ModeError, ModeOutcome};
 pub use registered::KeptChannel;
 pub use service::MemberStatus;
@@ -111,8 +112,10 @@ pub struct State {
     next_msgid: AtomicU64,
     /// MONITOR: casefolded nick -> the clients watching it. Lock tier 0.
     monitors: Mutex<HashMap<String, HashSet<ClientId>>>,
-    /// Per-address connection accounting. Lock tier 0.
-    hosts: Mutex<HashMap<IpAddr, hosts::HostEntry>>,
+    /// Per-address and per-class connection accounting. Lock tier 0.
+    hosts: Mutex<hosts::Hosts>,
+    /// Open sockets, against `[limits] max_connections`.
+    open: AtomicUsize,
     /// K-lines and D-lines in force. Lock tier 0.
     bans: Mutex<bans::Bans>,
 }
@@ -136,6 +139,7 @@ impl State {
             next_msgid: AtomicU64::new(0),
             monitors: Mutex::default(),
             hosts: Mutex::default(),
+            open: AtomicUsize::new(0),
             bans: Mutex::default(),
         }
     }
