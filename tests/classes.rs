@@ -392,6 +392,9 @@ fn example_documents_the_class_keys() {
         "flood_exempt = ",
         "ping_interval = ",
         "max_connections = ",
+        "ident = ",
+        "ident_timeout = ",
+        "ident_port = ",
     ] {
         assert!(
             text.contains(key),

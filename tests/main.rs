@@ -9,6 +9,7 @@ mod channels;
 mod classes;
 mod connection;
 mod ephemeral;
+mod ident;
 mod init;
 mod ircv3;
 mod parser_vectors;

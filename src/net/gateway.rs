@@ -203,6 +203,7 @@ async fn start<R: LineReader, W: LineWriter>(
         certfp: None,
         admission,
         slot,
+        local: None,
     };
     session::serve(rd, wr, conn, shared).await;
 }

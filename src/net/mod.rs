@@ -5,6 +5,7 @@
 
 mod flood;
 mod gateway;
+mod ident;
 pub mod proxy;
 mod session;
 pub mod tls;
@@ -362,6 +363,7 @@ async fn accept_loop(listener: TcpListener, index: usize, special: bool, shared:
                     certfp: None,
                     admission,
                     slot,
+                    local: stream.local_addr().ok(),
                 };
                 let shared2 = shared.clone();
                 // Plaintext and TLS connections are separate tasks, so that a

@@ -107,6 +107,9 @@ pub struct Conn {
     pub admission: Admission,
     /// One of the `[limits] max_connections` slots, held to the end.
     pub slot: Slot,
+    /// The server's address of a direct connection, where ident may ask
+    /// (None behind a proxy or gateway: the peer there is not the client).
+    pub local: Option<SocketAddr>,
 }
 
 /// Flood control for a class: None when the class (or, in the default
@@ -131,6 +134,7 @@ pub async fn serve<R: LineReader, W: LineWriter>(
         certfp,
         admission,
         slot,
+        local,
     } = conn;
     let state = &shared.state;
     let client = state.add_client(peer.ip(), tls);
@@ -156,6 +160,9 @@ pub async fn serve<R: LineReader, W: LineWriter>(
     let writer = tokio::spawn(write_loop(writer, client.clone()));
     let control: Arc<dyn Control> = shared.clone();
     let session = &mut teardown.session;
+    if let (Some(ident), Some(local)) = (state.config().connections.ident, local) {
+        session.ident = Some(super::ident::start(peer, local, ident.port, ident.timeout));
+    }
     let registration_deadline = Instant::now() + state.config().limits.registration_timeout;
     let mut last_read = Instant::now();
     let mut ping_sent: Option<Instant> = None;
