@@ -327,11 +327,16 @@ async fn accept_loop(listener: TcpListener, index: usize, special: bool, shared:
                     continue;
                 }
                 // The global ceiling, before the process runs out of descriptors.
+                // No task and no wait here: at the ceiling, a refused socket
+                // is closed at once (its ERROR fits an empty send buffer).
                 let Some(slot) = Slot::take(&shared) else {
                     tracing::info!(%peer, "connection refused: max_connections reached");
                     if matches!(kind, Kind::Plain) && !special {
-                        let why = "server full: too many connections".to_string();
-                        shared.tracker.spawn(session::refuse(stream, peer, why));
+                        let text = format!(
+                            "Closing Link: {} (server full: too many connections)",
+                            peer.ip()
+                        );
+                        let _ = stream.try_write(&Line::new(None, "ERROR").text(&text).build());
                     }
                     continue;
                 };
