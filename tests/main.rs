@@ -3,14 +3,17 @@
 
 mod common;
 
+mod bans;
 mod binary;
 mod channels;
+mod classes;
 mod connection;
 mod connections_prop;
 mod drafts;
 mod ephemeral;
 mod history;
 mod hostile;
+mod ident;
 mod init;
 mod ircv3;
 mod parser_vectors;

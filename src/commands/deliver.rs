@@ -178,6 +178,8 @@ pub fn event_wire(event: &Event, at: u64, msgid: Option<&str>, server: &str) -> 
         Event::ChannelDestroyed { .. }
         | Event::Multiline { .. }
         | Event::NickOverruled { .. }
+        | Event::Banned { .. }
+        | Event::OperNotice { .. }
         | Event::MonitorOnline { .. }
         | Event::MonitorOffline { .. } => {
             return None;
@@ -210,6 +212,14 @@ fn personal(d: &Delivery, server: &str, to: &ClientRef) -> Option<Bytes> {
         Event::MonitorOffline { nick: gone } => Line::new(Some(server), RPL_MONOFFLINE.code)
             .arg(&nick)
             .text(gone)
+            .build(),
+        Event::Banned { reason } => Line::new(Some(server), ERR_YOUREBANNEDCREEP.code)
+            .arg(&nick)
+            .text(&format!("You are banned from this server: {reason}"))
+            .build(),
+        Event::OperNotice { text } => Line::new(Some(server), "NOTICE")
+            .arg(&nick)
+            .text(&format!("*** {text}"))
             .build(),
         _ => return None,
     })

@@ -16,6 +16,10 @@ const HELP: &[(&str, &str)] = &[
         "CHATHISTORY",
         "CHATHISTORY LATEST|BEFORE|AFTER|AROUND <target> <msgid=|timestamp=|*> <limit> | BETWEEN <target> <ref> <ref> <limit> | TARGETS <timestamp=> <timestamp=> <limit>: what was said, from memory.",
     ),
+    (
+        "DLINE",
+        "DLINE [<duration>] <ip|cidr> [:<reason>[|<oper reason>]]: (opers) bans an address or network; minutes or 1h/7d, none: permanent.",
+    ),
     ("HELP", "HELP [<command>]: lists commands, or explains one."),
     ("INFO", "INFO: shows information about this server."),
     (
@@ -29,6 +33,10 @@ const HELP: &[(&str, &str)] = &[
     (
         "JOIN",
         "JOIN <#channel>[,...] [<key>[,...]]: joins (or creates) channels; JOIN 0 parts all.",
+    ),
+    (
+        "KLINE",
+        "KLINE [<duration>] <user@host> [:<reason>[|<oper reason>]]: (opers) bans user@host; minutes or 1h/7d, none: permanent.",
     ),
     (
         "KICK",
@@ -81,14 +89,24 @@ const HELP: &[(&str, &str)] = &[
     ),
     ("SETNAME", "SETNAME <realname>: changes your realname."),
     (
+        "STATS",
+        "STATS <k|d>: (opers) lists K-lines (216) or D-lines (225).",
+    ),
+    (
         "TAGMSG",
         "TAGMSG <target>[,...]: a message with only tags (IRCv3 message-tags).",
+    ),
+    (
+        "TESTLINE",
+        "TESTLINE <user@host|ip>: (opers) shows the ban such a client would meet.",
     ),
     ("TIME", "TIME: shows the server's time."),
     (
         "TOPIC",
         "TOPIC <#channel> [<topic>]: shows or sets a channel topic.",
     ),
+    ("UNDLINE", "UNDLINE <ip|cidr>: (opers) removes a D-line."),
+    ("UNKLINE", "UNKLINE <user@host>: (opers) removes a K-line."),
     ("USER", "USER <username> 0 * <realname>: registration."),
     ("USERHOST", "USERHOST <nick>...: shows user@host of nicks."),
     ("VERSION", "VERSION: shows the server version and ISUPPORT."),

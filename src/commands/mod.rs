@@ -11,6 +11,7 @@
 //! write) is a [`Job`]: a future the connection awaits, whose continuation
 //! runs back here with a fresh `Ctx`.
 
+mod bans;
 pub mod cap;
 mod channel;
 mod chathistory;
@@ -62,6 +63,8 @@ pub trait Control: Send + Sync {
     /// Runs `work` after `delay` (not at all if the server shuts down
     /// first) and delivers what it returns: services' timers (SET ENFORCE).
     fn after(self: Arc<Self>, delay: std::time::Duration, work: crate::services::Later);
+    /// Deletes from the store the bans that State dropped at expiry.
+    fn purge_bans(&self);
 }
 
 /// The continuation of a [`Job`], run with a fresh `Ctx` once it is done.
@@ -96,11 +99,18 @@ pub struct Session {
     /// What the last line costs flood control, when not one line: nothing
     /// for the lines of a multiline batch, its size when it ends.
     pub flood_cost: Option<u32>,
+    /// The connection's class and what admission counted for it; an
+    /// account class may take it at registration (`State::reclass`).
+    pub admission: crate::state::Admission,
+    /// The RFC 1413 answer on its way, when ident is on: applied before 001.
+    pub ident: Option<tokio::sync::oneshot::Receiver<Option<String>>>,
 }
 
 impl Session {
-    pub fn new(client: ClientRef) -> Self {
+    pub fn new(client: ClientRef, admission: crate::state::Admission) -> Self {
         Session {
+            admission,
+            ident: None,
             client,
             registered: false,
             pass: None,
@@ -401,6 +411,13 @@ static TABLE: &[Spec] = &[
     op("KILL", 2, oper::kill),
     op("WALLOPS", 1, oper::wallops),
     op("REHASH", 0, oper::rehash),
+    // bans.rs
+    op("KLINE", 1, bans::kline),
+    op("DLINE", 1, bans::dline),
+    op("UNKLINE", 1, bans::unkline),
+    op("UNDLINE", 1, bans::undline),
+    op("TESTLINE", 1, bans::testline),
+    cmd("STATS", 1, bans::stats),
     #[cfg(feature = "test-hooks")]
     pre("__PANIC", 0, test_panic),
 ];

@@ -96,11 +96,7 @@ pub fn user(ctx: &mut Ctx, msg: &Message) {
         return;
     }
     let max = ctx.config.limits.userlen;
-    let mut user: String = msg.params()[0]
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || "-_.~[]{}|^`\\".contains(*c))
-        .take(max)
-        .collect();
+    let mut user = clean_username(msg.params()[0], max);
     if user.is_empty() {
         // Nothing usable (e.g. all emoji): a placeholder, as other servers do.
         user = "~u".to_string();
@@ -119,8 +115,37 @@ pub fn user(ctx: &mut Ctx, msg: &Message) {
     try_complete(ctx);
 }
 
+/// The characters of a username we keep, at most `max` of them.
+fn clean_username(given: &str, max: usize) -> String {
+    given
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "-_.~[]{}|^`\\".contains(*c))
+        .take(max)
+        .collect()
+}
+
+/// With ident on: the identd's answer is the username (no `~`); without
+/// one, the given username gets a `~` in front (USERLEN still holds).
+fn apply_ident(ctx: &mut Ctx, answer: Option<String>) {
+    let Some((given, realname)) = ctx.session.user.clone() else {
+        return;
+    };
+    let max = ctx.config.limits.userlen;
+    let answered = answer
+        .map(|a| clean_username(&a.replace('~', ""), max))
+        .filter(|u| !u.is_empty());
+    let user = answered.unwrap_or_else(|| match given.strip_prefix('~') {
+        Some(_) => given.clone(),
+        None => format!("~{given}").chars().take(max.max(2)).collect(),
+    });
+    let client = ctx.client().clone();
+    ctx.state.set_ident(&client, &user, &realname);
+    ctx.session.user = Some((user, realname));
+}
+
 /// Completes registration once NICK and USER are in and CAP negotiation (if
-/// any) has ended; checks the server password first when one is configured.
+/// any) has ended; waits for the ident answer (when ident is on) and checks
+/// the server password first when one is configured.
 pub fn try_complete(ctx: &mut Ctx) {
     let s = &ctx.session;
     if s.registered
@@ -130,6 +155,16 @@ pub fn try_complete(ctx: &mut Ctx) {
         || s.cap_negotiating
         || !s.jobs.is_empty()
     {
+        return;
+    }
+    if let Some(pending) = ctx.session.ident.take() {
+        ctx.session.jobs.push_back(Box::pin(async move {
+            let answer = pending.await.ok().flatten();
+            Box::new(move |ctx: &mut Ctx<'_>| {
+                apply_ident(ctx, answer);
+                try_complete(ctx);
+            }) as super::Then
+        }));
         return;
     }
     if let Some(expected) = ctx
@@ -206,6 +241,26 @@ fn password_checked(ctx: &mut Ctx, ok: bool) {
 fn welcome(ctx: &mut Ctx) {
     let (user, realname) = ctx.session.user.clone().unwrap_or_default();
     let client = ctx.client().clone();
+    // K-lines are matched here, once user@host is known.
+    let banned = ctx.state.kline_for(&client);
+    ctx.control.purge_bans();
+    if let Some(ban) = banned {
+        ctx.reply(
+            ERR_YOUREBANNEDCREEP,
+            &[&format!("You are banned from this server: {}", ban.reason)],
+        );
+        ctx.session.quit = Some(format!("Banned: {}", ban.reason));
+        return;
+    }
+    // Logged in by now (SASL, PASS): an account class may take the client.
+    if let Some(account) = client.snapshot().account
+        && let Err(why) = ctx
+            .state
+            .reclass(&mut ctx.session.admission, client.tls, &account)
+    {
+        ctx.session.quit = Some(why);
+        return;
+    }
     let Some(online) = ctx.state.register(&client, user, realname) else {
         // Overruled since NICK (it got 433): registration waits for a new one.
         ctx.session.nick_claimed = false;

@@ -13,6 +13,7 @@ use std::{
 
 use crate::proto::{Casemapping, mask::Cidr};
 
+mod classes;
 mod drafts;
 mod history;
 mod raw;
@@ -21,6 +22,7 @@ mod tests;
 mod validate;
 mod web;
 
+pub use classes::{Class, RawClass};
 pub use drafts::{Multiline, ReadMarkers, Relaymsg};
 pub use history::History;
 pub use raw::*;
@@ -68,6 +70,9 @@ pub struct Config {
     pub read_markers: ReadMarkers,
     /// `[history]`: the in-memory chat history.
     pub history: History,
+    /// `[[class]]`, in order; a connection none matches is in `default_class`.
+    pub classes: Vec<std::sync::Arc<Class>>,
+    pub default_class: std::sync::Arc<Class>,
     /// The file this came from, re-read on rehash; None for built-in defaults.
     pub path: Option<PathBuf>,
 }
@@ -150,6 +155,8 @@ pub struct Limits {
     pub ping_interval: Duration,
     pub ping_timeout: Duration,
     pub registration_timeout: Duration,
+    /// Connections at once (all listeners), resolved from RLIMIT_NOFILE when 0.
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -190,6 +197,14 @@ pub struct Connections {
     pub throttle: usize,
     pub throttle_window: Duration,
     pub exempt: Vec<Cidr>,
+    /// RFC 1413 ident at registration: the port asked and the wait.
+    pub ident: Option<Ident>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Ident {
+    pub port: u16,
+    pub timeout: Duration,
 }
 
 impl Connections {
@@ -304,6 +319,22 @@ impl Config {
             ConfigError(vec![format!("{key}: {msg}{line}")])
         })?;
         validate::validate(raw, path)
+    }
+
+    /// The class of a connection from `ip` (TLS or not), logged in to
+    /// `account` (None before SASL): the first `[[class]]` that matches,
+    /// or the default class.
+    pub fn class_for(
+        &self,
+        ip: std::net::IpAddr,
+        tls: bool,
+        account: Option<&str>,
+    ) -> &std::sync::Arc<Class> {
+        let cm = self.server.casemapping;
+        self.classes
+            .iter()
+            .find(|c| c.matches(ip, tls, account, cm))
+            .unwrap_or(&self.default_class)
     }
 
     /// Does any listener speak TLS?

@@ -29,6 +29,8 @@ pub struct RawConfig {
     pub relaymsg: super::drafts::RawRelaymsg,
     pub read_markers: super::drafts::RawReadMarkers,
     pub history: RawHistory,
+    /// Connection classes (classes.rs).
+    pub class: Vec<super::classes::RawClass>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -130,6 +132,8 @@ pub struct RawLimits {
     pub ping_interval: String,
     pub ping_timeout: String,
     pub registration_timeout: String,
+    /// Connections at once, all listeners together; 0: from RLIMIT_NOFILE.
+    pub max_connections: usize,
 }
 
 impl Default for RawLimits {
@@ -153,6 +157,7 @@ impl Default for RawLimits {
             ping_interval: "90s".into(),
             ping_timeout: "120s".into(),
             registration_timeout: "60s".into(),
+            max_connections: 0,
         }
     }
 }
@@ -211,6 +216,11 @@ pub struct RawConnections {
     pub throttle: usize,
     pub throttle_window: String,
     pub exempt: Vec<String>,
+    /// RFC 1413 ident lookups at registration.
+    pub ident: bool,
+    pub ident_timeout: String,
+    /// The identd port asked (113; another only for tests).
+    pub ident_port: u16,
 }
 
 impl Default for RawConnections {
@@ -221,6 +231,9 @@ impl Default for RawConnections {
             throttle: 10,
             throttle_window: "60s".into(),
             exempt: vec!["127.0.0.0/8".into(), "::1/128".into()],
+            ident: false,
+            ident_timeout: "3s".into(),
+            ident_port: 113,
         }
     }
 }

@@ -142,6 +142,10 @@ pub(super) fn validate(raw: RawConfig, path: Option<&Path>) -> Result<Config, Co
         ping_interval: dur("limits.ping_interval", &l.ping_interval),
         ping_timeout: dur("limits.ping_timeout", &l.ping_timeout),
         registration_timeout: dur("limits.registration_timeout", &l.registration_timeout),
+        max_connections: match l.max_connections {
+            0 => super::classes::auto_max_connections(),
+            n => n,
+        },
     };
     let c = &raw.channels;
     let channels = Channels {
@@ -232,12 +236,27 @@ pub(super) fn validate(raw: RawConfig, path: Option<&Path>) -> Result<Config, Co
             Duration::from_secs(1)
         }
     };
+    let ident = k.ident.then(|| super::Ident {
+        port: k.ident_port,
+        timeout: match parse_duration(&k.ident_timeout) {
+            Ok(d) if (1..=30).contains(&d.as_secs()) => d,
+            Ok(_) => {
+                errs.push("connections.ident_timeout: must be between 1s and 30s".into());
+                Duration::from_secs(3)
+            }
+            Err(e) => {
+                errs.push(format!("connections.ident_timeout: {e}"));
+                Duration::from_secs(3)
+            }
+        },
+    });
     let connections = Connections {
         per_ip: k.per_ip,
         ipv6_prefix: k.ipv6_prefix,
         throttle: k.throttle,
         throttle_window,
         exempt: connections_exempt,
+        ident,
     };
     let flood = Flood {
         enabled: f.enabled,
@@ -351,6 +370,8 @@ pub(super) fn validate(raw: RawConfig, path: Option<&Path>) -> Result<Config, Co
     let (multiline, relaymsg, read_markers) =
         super::drafts::validate(&raw.multiline, &raw.relaymsg, &raw.read_markers, &mut errs);
     let history = super::history::validate(&raw.history, &mut errs);
+    let default_class = super::classes::default_class(&connections, &limits, &flood);
+    let classes = super::classes::classes(&raw.class, &default_class, &mut errs);
 
     if !errs.is_empty() {
         return Err(ConfigError(errs));
@@ -384,6 +405,8 @@ pub(super) fn validate(raw: RawConfig, path: Option<&Path>) -> Result<Config, Co
         relaymsg,
         read_markers,
         history,
+        classes,
+        default_class: std::sync::Arc::new(default_class),
         path: path.map(Path::to_path_buf),
     })
 }

@@ -20,7 +20,7 @@ use tokio::{
 use tokio_rustls::TlsAcceptor;
 
 use super::{
-    Kind, Shared, proxy, session,
+    Kind, Shared, Slot, proxy, session,
     transport::{self, LineReader, LineWriter},
     websocket::{self, Upgrade},
 };
@@ -40,11 +40,13 @@ pub(super) async fn serve(
     index: usize,
     kind: Kind,
     shared: Arc<Shared>,
+    slot: Slot,
 ) {
     let config = shared.state.config();
     let listen = &config.listen[index];
     let websocket = listen.websocket;
-    if listen.proxy {
+    let listen_proxy = listen.proxy;
+    if listen_proxy {
         if !config.web.trusts_proxy(peer.ip()) {
             tracing::info!(%peer, "connection refused: not a trusted proxy");
             return;
@@ -63,12 +65,21 @@ pub(super) async fn serve(
         }
     }
     drop(config);
+    // The real address is known: a D-line on it refuses before TLS.
+    if listen_proxy && let Some(ban) = shared.state.dline_for(peer.ip()) {
+        shared.purge_bans();
+        tracing::info!(%peer, "connection refused: D-lined");
+        if matches!(kind, Kind::Plain) && !websocket {
+            session::refuse(stream, peer, format!("Banned: {}", ban.reason)).await;
+        }
+        return;
+    }
     match kind {
-        Kind::Plain => after_tls(stream, peer, false, websocket, shared).await,
+        Kind::Plain => after_tls(stream, peer, false, websocket, shared, slot).await,
         Kind::Tls(cfg) => {
             let acceptor = TlsAcceptor::from(cfg);
             match tokio::time::timeout(Duration::from_secs(15), acceptor.accept(stream)).await {
-                Ok(Ok(s)) => after_tls(s, peer, true, websocket, shared).await,
+                Ok(Ok(s)) => after_tls(s, peer, true, websocket, shared, slot).await,
                 Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                 Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
             }
@@ -76,8 +87,14 @@ pub(super) async fn serve(
     }
 }
 
-async fn after_tls<S>(s: S, peer: SocketAddr, tls: bool, websocket: bool, shared: Arc<Shared>)
-where
+async fn after_tls<S>(
+    s: S,
+    peer: SocketAddr,
+    tls: bool,
+    websocket: bool,
+    shared: Arc<Shared>,
+    slot: Slot,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     if websocket {
@@ -85,13 +102,13 @@ where
         match websocket::accept(s, peer, tls, &config).await {
             Upgrade::Irc(rd, wr, addr, secure) => {
                 drop(config);
-                start(rd, wr, addr, secure, shared).await;
+                start(rd, wr, addr, secure, shared, slot).await;
             }
             Upgrade::Done => {}
         }
     } else {
         let (rd, wr) = transport::stream(s);
-        start(rd, wr, peer, tls, shared).await;
+        start(rd, wr, peer, tls, shared, slot).await;
     }
 }
 
@@ -131,6 +148,7 @@ async fn start<R: LineReader, W: LineWriter>(
     mut peer: SocketAddr,
     mut tls: bool,
     shared: Arc<Shared>,
+    slot: Slot,
 ) {
     let config = shared.state.config();
     let gateways: Vec<Webirc> = config.web.webirc_for(peer.ip()).cloned().collect();
@@ -165,15 +183,29 @@ async fn start<R: LineReader, W: LineWriter>(
             None => first = Some(frame),
         }
     }
-    let counted = match shared.state.admit(peer.ip()) {
-        Ok(counted) => counted,
+    if let Some(ban) = shared.state.dline_for(peer.ip()) {
+        shared.purge_bans();
+        tracing::info!(%peer, "connection refused: D-lined");
+        return refuse(wr, peer.ip(), &format!("Banned: {}", ban.reason)).await;
+    }
+    let admission = match shared.state.admit(peer.ip(), tls) {
+        Ok(admission) => admission,
         Err(why) => {
-            tracing::info!(%peer, why, "connection refused");
-            return refuse(wr, peer.ip(), why).await;
+            tracing::info!(%peer, "connection refused: class limits");
+            return refuse(wr, peer.ip(), &why).await;
         }
     };
     let rd = Pushback { first, inner: rd };
-    session::serve(rd, wr, peer, tls, host, counted, shared, None).await;
+    let conn = session::Conn {
+        peer,
+        tls,
+        host,
+        certfp: None,
+        admission,
+        slot,
+        local: None,
+    };
+    session::serve(rd, wr, conn, shared).await;
 }
 
 /// Tells a refused client why, in one ERROR line, over its own transport.

@@ -5,6 +5,7 @@
 
 mod flood;
 mod gateway;
+mod ident;
 pub mod proxy;
 mod session;
 pub mod tls;
@@ -47,6 +48,10 @@ impl Control for Shared {
         self.accounts.clone()
     }
 
+    fn purge_bans(&self) {
+        Shared::purge_bans(self);
+    }
+
     fn after(self: Arc<Self>, delay: Duration, work: crate::services::Later) {
         let shared = self.clone();
         self.tracker.spawn(async move {
@@ -64,6 +69,21 @@ impl Control for Shared {
 }
 
 impl Shared {
+    /// Deletes from the store (off the async threads) the bans State
+    /// dropped at expiry; with services off there is nothing to delete.
+    fn purge_bans(&self) {
+        let expired = self.state.take_expired_bans();
+        if let (false, Some(acc)) = (expired.is_empty(), self.accounts.clone()) {
+            tokio::task::spawn_blocking(move || {
+                for key in expired {
+                    if acc.store().remove_ban(&key).is_err() {
+                        tracing::warn!("could not purge an expired ban from the store");
+                    }
+                }
+            });
+        }
+    }
+
     /// Reloads the config file, MOTD and certificates. A config that fails
     /// validation (or certificates that fail to load) changes nothing.
     pub fn rehash(&self) -> Result<(), String> {
@@ -239,7 +259,8 @@ impl Server {
             tracker: TaskTracker::new(),
             tls: tls.into_iter().map(RwLock::new).collect(),
         });
-        // Registered channels exist from the start, as they were kept.
+        // Registered channels exist from the start, as they were kept, and
+        // server bans are in force again (those that expired meanwhile purged).
         if let Some(acc) = &shared.accounts {
             for reg in acc.channels() {
                 shared
@@ -248,6 +269,12 @@ impl Server {
                 if reg.history_off {
                     shared.state.set_channel_history(&reg.name, false);
                 }
+            }
+            let bans = acc.store().bans().context("reading the server bans")?;
+            for key in shared.state.load_bans(bans) {
+                acc.store()
+                    .remove_ban(&key)
+                    .context("purging an expired ban")?;
             }
         }
         Ok(Server {
@@ -302,6 +329,9 @@ impl Server {
 /// serves (their real address is known only after a header).
 async fn accept_loop(listener: TcpListener, index: usize, special: bool, shared: Arc<Shared>) {
     let mut starved = Starved::default();
+    // At the max_connections ceiling: logged when it starts and ends, not
+    // for every refused socket (a storm would flood the log).
+    let mut full = false;
     loop {
         let accepted = tokio::select! {
             _ = shared.shutdown.cancelled() => return,
@@ -312,25 +342,66 @@ async fn accept_loop(listener: TcpListener, index: usize, special: bool, shared:
                 starved.recovered();
                 let _ = stream.set_nodelay(true);
                 let kind = shared.kind(index);
+                // D-lines first: a banned address gets no TLS handshake, no
+                // PROXY header and no WEBIRC (gateways check the real one).
+                if let Some(ban) = shared.state.dline_for(peer.ip()) {
+                    shared.purge_bans();
+                    tracing::info!(%peer, "connection refused: D-lined");
+                    if matches!(kind, Kind::Plain) && !special {
+                        let why = format!("Banned: {}", ban.reason);
+                        shared.tracker.spawn(session::refuse(stream, peer, why));
+                    }
+                    continue;
+                }
+                // The global ceiling, before the process runs out of descriptors.
+                // No task and no wait here: at the ceiling, a refused socket
+                // is closed at once (its ERROR fits an empty send buffer).
+                let Some(slot) = Slot::take(&shared) else {
+                    if !std::mem::replace(&mut full, true) {
+                        tracing::warn!("max_connections reached: refusing new connections");
+                    }
+                    tracing::debug!(%peer, "connection refused: max_connections reached");
+                    if matches!(kind, Kind::Plain) && !special {
+                        let text = format!(
+                            "Closing Link: {} (server full: too many connections)",
+                            peer.ip()
+                        );
+                        let _ = stream.try_write(&Line::new(None, "ERROR").text(&text).build());
+                    }
+                    continue;
+                };
+                if std::mem::take(&mut full) {
+                    tracing::info!("below max_connections again: accepting");
+                }
                 if special || is_webirc_gateway(&shared, peer.ip()) {
                     let shared2 = shared.clone();
                     shared
                         .tracker
-                        .spawn(gateway::serve(stream, peer, index, kind, shared2));
+                        .spawn(gateway::serve(stream, peer, index, kind, shared2, slot));
                     continue;
                 }
                 // Per-address limits before anything else, a TLS handshake included.
-                let counted = match shared.state.admit(peer.ip()) {
-                    Ok(counted) => counted,
+                let tls = matches!(kind, Kind::Tls(_));
+                let admission = match shared.state.admit(peer.ip(), tls) {
+                    Ok(admission) => admission,
                     Err(why) => {
-                        tracing::info!(%peer, why, "connection refused");
+                        tracing::info!(%peer, "connection refused: class limits");
                         // A TLS client would need a handshake to read the
                         // reason; refused TLS connections are just closed.
-                        if matches!(kind, Kind::Plain) {
+                        if !tls {
                             shared.tracker.spawn(session::refuse(stream, peer, why));
                         }
                         continue;
                     }
+                };
+                let conn = session::Conn {
+                    peer,
+                    tls,
+                    host: None,
+                    certfp: None,
+                    admission,
+                    slot,
+                    local: stream.local_addr().ok(),
                 };
                 let shared2 = shared.clone();
                 // Plaintext and TLS connections are separate tasks, so that a
@@ -338,14 +409,10 @@ async fn accept_loop(listener: TcpListener, index: usize, special: bool, shared:
                 match kind {
                     Kind::Plain => {
                         let (rd, wr) = transport::stream(stream);
-                        shared.tracker.spawn(session::serve(
-                            rd, wr, peer, false, None, counted, shared2, None,
-                        ));
+                        shared.tracker.spawn(session::serve(rd, wr, conn, shared2));
                     }
                     Kind::Tls(cfg) => {
-                        shared
-                            .tracker
-                            .spawn(serve_tls(stream, peer, cfg, counted, shared2));
+                        shared.tracker.spawn(serve_tls(stream, cfg, conn, shared2));
                     }
                 }
             }
@@ -423,28 +490,42 @@ fn is_webirc_gateway(shared: &Shared, ip: std::net::IpAddr) -> bool {
 
 async fn serve_tls(
     stream: tokio::net::TcpStream,
-    peer: SocketAddr,
     cfg: Arc<ServerConfig>,
-    counted: Option<std::net::IpAddr>,
+    mut conn: session::Conn,
     shared: Arc<Shared>,
 ) {
+    let peer = conn.peer;
     let acceptor = TlsAcceptor::from(cfg);
     match tokio::time::timeout(Duration::from_secs(15), acceptor.accept(stream)).await {
         Ok(Ok(s)) => {
-            let certfp = s
+            conn.certfp = s
                 .get_ref()
                 .1
                 .peer_certificates()
                 .and_then(|c| c.first())
                 .map(|c| tls::fingerprint(c));
             let (rd, wr) = transport::stream(s);
-            return session::serve(rd, wr, peer, true, None, counted, shared, certfp).await;
+            return session::serve(rd, wr, conn, shared).await;
         }
         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
     }
-    if let Some(key) = counted {
-        shared.state.release(key);
+    shared.state.release(&mut conn.admission);
+}
+
+/// One of the `[limits] max_connections` slots: taken when a socket is
+/// accepted, given back when the connection ends (dropped with it).
+pub(crate) struct Slot(Arc<Shared>);
+
+impl Slot {
+    fn take(shared: &Arc<Shared>) -> Option<Slot> {
+        shared.state.open_slot().then(|| Slot(shared.clone()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.state.close_slot();
     }
 }
 

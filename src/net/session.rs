@@ -13,12 +13,13 @@ use std::{
 use tokio::time::{Instant, sleep_until};
 
 use super::{
-    Shared,
+    Shared, Slot,
     flood::Bucket,
     transport::{LineReader, LineWriter, write_loop},
 };
 use crate::{
     commands::{self, Control, Ctx, Session, deliver},
+    config::Class,
     proto::{
         Line, Message,
         caps::Cap,
@@ -26,7 +27,7 @@ use crate::{
         message::{ParseError, unescape_tag_value},
         numerics::*,
     },
-    state::{ClientRef, State},
+    state::{Admission, ClientRef, State},
 };
 
 /// Why a connection ended, as a category for the log (never the user's text).
@@ -50,12 +51,16 @@ enum End {
 const INPUT_ROOM: usize = 1024;
 
 /// Releases what a client holds (nick, memberships, MONITOR entries, its
-/// per-address slot) exactly once, even when the session unwinds from a
-/// panic that the dispatch boundary did not catch.
+/// admission counts) exactly once, even when the session unwinds from a
+/// panic that the dispatch boundary did not catch. It owns the session, so
+/// that an account class taken at registration is what gets released.
 struct Teardown {
     shared: Arc<Shared>,
     client: ClientRef,
-    counted: Option<IpAddr>,
+    session: Session,
+    /// The max_connections slot, given back with the rest (before the
+    /// final ERROR, so that a client that saw it close may come back).
+    slot: Option<Slot>,
     done: bool,
 }
 
@@ -69,9 +74,8 @@ impl Teardown {
         for d in state.remove_client(&self.client, reason) {
             deliver::deliver(&server, &d, None);
         }
-        if let Some(key) = self.counted.take() {
-            state.release(key);
-        }
+        state.release(&mut self.session.admission);
+        self.slot = None;
     }
 }
 
@@ -89,24 +93,52 @@ impl Drop for Teardown {
     }
 }
 
-/// Serves one admitted connection over a line transport; `counted` is the
-/// per-address key that [`State::admit`] counted it under, released at the
-/// end. `peer` is the client's own address (a proxy's or gateway's word for
-/// it where one is trusted), `host` a hostname a WEBIRC gateway gave,
-/// `certfp` the fingerprint of the client's TLS certificate.
-#[allow(clippy::too_many_arguments)]
+/// What the accept path knows of a connection when its session starts.
+pub struct Conn {
+    /// The client's own address (a proxy's or gateway's word for it where
+    /// one is trusted).
+    pub peer: SocketAddr,
+    pub tls: bool,
+    /// A hostname a WEBIRC gateway gave.
+    pub host: Option<String>,
+    /// The fingerprint of the client's TLS certificate.
+    pub certfp: Option<String>,
+    /// Its class and what [`State::admit`] counted, released at the end.
+    pub admission: Admission,
+    /// One of the `[limits] max_connections` slots, held to the end.
+    pub slot: Slot,
+    /// The server's address of a direct connection, where ident may ask
+    /// (None behind a proxy or gateway: the peer there is not the client).
+    pub local: Option<SocketAddr>,
+}
+
+/// Flood control for a class: None when the class (or, in the default
+/// class, `[flood] exempt`) exempts the connection.
+fn bucket(class: &Class, ip: IpAddr, state: &State) -> Option<Bucket> {
+    let exempt = class.flood_exempt || (class.is_default && state.config().flood.exempts(ip));
+    (!exempt).then(|| Bucket::new(class.flood_burst, class.flood_rate, Instant::now()))
+}
+
+/// Serves one admitted connection over a line transport, under the limits
+/// of the class it was admitted in (sendq, recvq, flood, ping interval).
 pub async fn serve<R: LineReader, W: LineWriter>(
     mut reader: R,
     writer: W,
-    peer: SocketAddr,
-    tls: bool,
-    host: Option<String>,
-    counted: Option<IpAddr>,
+    conn: Conn,
     shared: Arc<Shared>,
-    certfp: Option<String>,
 ) {
+    let Conn {
+        peer,
+        tls,
+        host,
+        certfp,
+        admission,
+        slot,
+        local,
+    } = conn;
     let state = &shared.state;
     let client = state.add_client(peer.ip(), tls);
+    client.sendq.set_limit(admission.class.sendq);
     if let Some(host) = host {
         state.set_gateway_host(&client, &host);
     }
@@ -114,23 +146,24 @@ pub async fn serve<R: LineReader, W: LineWriter>(
         state.set_certfp(&client, fp);
     }
     tracing::info!(client = client.id, %peer, tls, "connected");
+    let mut class = admission.class.clone();
+    let mut flood = bucket(&class, peer.ip(), state);
     let mut teardown = Teardown {
         shared: shared.clone(),
         client: client.clone(),
-        counted,
+        session: Session::new(client.clone(), admission),
+        slot: Some(slot),
         done: false,
     };
     // The writer is a task of its own: measured faster at saturation than a
     // future of this task (contrib/bench/RESULTS.md).
     let writer = tokio::spawn(write_loop(writer, client.clone()));
     let control: Arc<dyn Control> = shared.clone();
-    let mut session = Session::new(client.clone());
-    let config = state.config();
-    let flood_cfg = &config.flood;
-    let mut flood = (!flood_cfg.exempts(peer.ip()))
-        .then(|| Bucket::new(flood_cfg.burst, flood_cfg.lines_per_second, Instant::now()));
-    let registration_deadline = Instant::now() + config.limits.registration_timeout;
-    drop(config);
+    let session = &mut teardown.session;
+    if let (Some(ident), Some(local)) = (state.config().connections.ident, local) {
+        session.ident = Some(super::ident::start(peer, local, ident.port, ident.timeout));
+    }
+    let registration_deadline = Instant::now() + state.config().limits.registration_timeout;
     let mut last_read = Instant::now();
     let mut ping_sent: Option<Instant> = None;
 
@@ -152,8 +185,7 @@ pub async fn serve<R: LineReader, W: LineWriter>(
             // Boxed: the state of a command in progress (its response, a
             // job) is allocated while it runs, not carried by every idle
             // connection's task.
-            if let Some(end) = Box::pin(handle_frame(frame, &mut session, &shared, &control)).await
-            {
+            if let Some(end) = Box::pin(handle_frame(frame, session, &shared, &control)).await {
                 break 'conn end;
             }
             let cost = session.flood_cost.take().unwrap_or(1);
@@ -163,15 +195,22 @@ pub async fn serve<R: LineReader, W: LineWriter>(
             if let Some(q) = session.quit.take() {
                 break 'conn (End::Quit, q);
             }
+            // An account class took the connection at registration.
+            if !Arc::ptr_eq(&class, &session.admission.class) {
+                class = session.admission.class.clone();
+                flood = bucket(&class, peer.ip(), state);
+                client.sendq.set_limit(class.sendq);
+            }
             if flood.is_some() && client.is_oper() {
                 flood = None;
             }
         }
         // Fakelag lets input wait; a client this far behind is flooding.
-        // Timeouts and flood limits follow a rehash (one Arc clone per wakeup).
+        // The class's limits are the ones of admission; the ping timeout
+        // follows a rehash (one Arc clone per wakeup).
         let config = state.config();
-        let (limits, flood_cfg) = (&config.limits, &config.flood);
-        if flood.is_some() && reader.backlog() > flood_cfg.recvq {
+        let limits = &config.limits;
+        if flood.is_some() && reader.backlog() > class.recvq {
             break (End::Flood, "Excess Flood".into());
         }
         let paced = !client.sendq.has_room(INPUT_ROOM);
@@ -183,7 +222,7 @@ pub async fn serve<R: LineReader, W: LineWriter>(
         let deadline = match (session.registered, ping_sent) {
             (false, _) => registration_deadline,
             (true, Some(sent)) => sent + limits.ping_timeout,
-            (true, None) => last_read + limits.ping_interval,
+            (true, None) => last_read + class.ping_interval,
         };
         let wake = lagging.map_or(deadline, |l| l.min(deadline));
         tokio::select! {
@@ -230,9 +269,10 @@ pub async fn serve<R: LineReader, W: LineWriter>(
                 .build(),
         );
     }
+    let host = client.snapshot().host;
     client.send(
         Line::new(None, "ERROR")
-            .text(&closing_text(end, &reason))
+            .text(&closing_text(end, &host, &reason))
             .build(),
     );
     client.sendq.close();
@@ -258,7 +298,7 @@ fn command_name(line: &str) -> String {
 }
 
 /// Tells a refused plaintext connection why, in one ERROR line, and closes it.
-pub async fn refuse(mut stream: tokio::net::TcpStream, peer: SocketAddr, why: &str) {
+pub async fn refuse(mut stream: tokio::net::TcpStream, peer: SocketAddr, why: String) {
     use tokio::io::AsyncWriteExt;
     let line = Line::new(None, "ERROR")
         .text(&format!("Closing Link: {} ({why})", peer.ip()))
@@ -270,11 +310,12 @@ pub async fn refuse(mut stream: tokio::net::TcpStream, peer: SocketAddr, why: &s
     .await;
 }
 
-/// The text of the final ERROR line.
-fn closing_text(end: End, reason: &str) -> String {
+/// The text of the final ERROR line ("Closing Link: <host> (<reason>)", as
+/// other servers write it; bridges match words in the reason).
+fn closing_text(end: End, host: &str, reason: &str) -> String {
     match end {
         End::Shutdown => "Server shutting down".into(),
-        _ => format!("Closing Link: {reason}"),
+        _ => format!("Closing Link: {host} ({reason})"),
     }
 }
 

@@ -26,7 +26,10 @@ numerics! {
     RPL_CREATED = "003";
     RPL_MYINFO = "004";
     RPL_ISUPPORT = "005", "are supported by this server";
+    RPL_STATSKLINE = "216";
+    RPL_ENDOFSTATS = "219", "End of /STATS report";
     RPL_UMODEIS = "221";
+    RPL_STATSDLINE = "225";
     RPL_LUSERCLIENT = "251";
     RPL_LUSEROP = "252", "operator(s) online";
     RPL_LUSERUNKNOWN = "253", "unknown connection(s)";
@@ -138,6 +141,8 @@ numerics! {
     RPL_HELPTXT = "705";
     RPL_ENDOFHELP = "706", "End of /HELP";
     ERR_INVALIDMODEPARAM = "696";
+    RPL_TESTLINE = "725";
+    RPL_NOTESTLINE = "726", "No matches";
     RPL_MONONLINE = "730";
     RPL_MONOFFLINE = "731";
     RPL_MONLIST = "732";

@@ -24,6 +24,9 @@ const CHANNELS: TableDefinition<&str, &[u8]> = TableDefinition::new("channels");
 /// SHA-256 certificate fingerprint (lowercase hex) -> casefolded account
 /// name (NickServ CERT ADD, SASL EXTERNAL).
 const CERTS: TableDefinition<&str, &str> = TableDefinition::new("certs");
+/// Server bans (KLINE, DLINE): `ServerBan::key` -> ServerBan (JSON), with
+/// the reasons an oper wrote to be kept.
+const BANS: TableDefinition<&str, &[u8]> = TableDefinition::new("bans");
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Account {
@@ -106,6 +109,8 @@ pub struct Dump {
     pub channels: Vec<(String, ChannelRegistration)>,
     #[serde(default)]
     pub certs: Vec<(String, String)>,
+    #[serde(default)]
+    pub bans: Vec<(String, crate::state::ServerBan)>,
 }
 
 /// What `ircd store check` read.
@@ -160,6 +165,10 @@ pub trait Store: Send + Sync {
     fn remove_cert(&self, fp: &str, owner: &str) -> Result<bool, StoreError>;
     fn cert_owner(&self, fp: &str) -> Result<Option<String>, StoreError>;
     fn certs_of(&self, owner: &str) -> Result<Vec<String>, StoreError>;
+    /// Server bans (KLINE, DLINE), by `ServerBan::key`.
+    fn put_ban(&self, ban: &crate::state::ServerBan) -> Result<(), StoreError>;
+    fn remove_ban(&self, key: &str) -> Result<bool, StoreError>;
+    fn bans(&self) -> Result<Vec<crate::state::ServerBan>, StoreError>;
     /// Reads every record and checks that each reference resolves (`ircd
     /// store check`).
     fn check(&self) -> Result<Counts, StoreError>;
@@ -193,6 +202,7 @@ impl RedbStore {
             tx.open_table(NICKS).map_err(db)?;
             tx.open_table(CHANNELS).map_err(db)?;
             tx.open_table(CERTS).map_err(db)?;
+            tx.open_table(BANS).map_err(db)?;
         }
         tx.commit().map_err(db)?;
         Ok(RedbStore { db: database })
@@ -420,6 +430,37 @@ impl Store for RedbStore {
         Ok(out)
     }
 
+    fn put_ban(&self, ban: &crate::state::ServerBan) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(db)?;
+        {
+            let mut t = tx.open_table(BANS).map_err(db)?;
+            t.insert(ban.key().as_str(), encode(ban).as_slice())
+                .map_err(db)?;
+        }
+        tx.commit().map_err(db)
+    }
+
+    fn remove_ban(&self, key: &str) -> Result<bool, StoreError> {
+        let tx = self.db.begin_write().map_err(db)?;
+        let existed = tx
+            .open_table(BANS)
+            .map_err(db)?
+            .remove(key)
+            .map_err(db)?
+            .is_some();
+        tx.commit().map_err(db)?;
+        Ok(existed)
+    }
+
+    fn bans(&self) -> Result<Vec<crate::state::ServerBan>, StoreError> {
+        let tx = self.db.begin_read().map_err(db)?;
+        let mut out = Vec::new();
+        for r in tx.open_table(BANS).map_err(db)?.iter().map_err(db)? {
+            out.push(decode(r.map_err(db)?.1.value())?);
+        }
+        Ok(out)
+    }
+
     fn export(&self) -> Result<Dump, StoreError> {
         let tx = self.db.begin_read().map_err(db)?;
         let mut dump = Dump {
@@ -445,6 +486,10 @@ impl Store for RedbStore {
             let (k, v) = r.map_err(db)?;
             dump.certs
                 .push((k.value().to_string(), v.value().to_string()));
+        }
+        for r in tx.open_table(BANS).map_err(db)?.iter().map_err(db)? {
+            let (k, v) = r.map_err(db)?;
+            dump.bans.push((k.value().to_string(), decode(v.value())?));
         }
         Ok(dump)
     }
@@ -474,6 +519,10 @@ impl Store for RedbStore {
             let mut certs = tx.open_table(CERTS).map_err(db)?;
             for (k, v) in &dump.certs {
                 certs.insert(k.as_str(), v.as_str()).map_err(db)?;
+            }
+            let mut bans = tx.open_table(BANS).map_err(db)?;
+            for (k, b) in &dump.bans {
+                bans.insert(k.as_str(), encode(b).as_slice()).map_err(db)?;
             }
         }
         tx.commit().map_err(db)
@@ -585,6 +634,17 @@ mod tests {
         );
         assert_eq!(s.check().unwrap(), counts(1, 2, 1, 1));
         assert_eq!(s.nicks_of("alice").unwrap().len(), 2);
+        let ban = crate::state::ServerBan {
+            kind: crate::state::BanKind::Dline,
+            mask: "192.0.2.0/24".into(),
+            reason: "spam".into(),
+            oper_reason: None,
+            setter: "root".into(),
+            set_at: 3,
+            expires: Some(4),
+        };
+        s.put_ban(&ban).unwrap();
+        assert_eq!(s.bans().unwrap(), vec![ban.clone()]);
         let dump = s.export().unwrap();
         let other = RedbStore::open(&dir.path().join("copy.redb")).unwrap();
         other.import(&dump).unwrap();
@@ -595,5 +655,7 @@ mod tests {
         );
         assert!(s.delete_account("alice").unwrap());
         assert_eq!(s.check().unwrap(), counts(0, 0, 0, 0));
+        assert!(s.remove_ban(&ban.key()).unwrap());
+        assert!(s.bans().unwrap().is_empty());
     }
 }

@@ -193,6 +193,15 @@ pub enum Event {
     NickOverruled {
         nick: String,
     },
+    /// A server ban (K-line, D-line) ends the recipient's connection: 465
+    /// with the reason users see.
+    Banned {
+        reason: String,
+    },
+    /// A server NOTICE to operators (ban audit).
+    OperNotice {
+        text: String,
+    },
     /// MONITOR: a watched nick came online (730) or went offline (731).
     MonitorOnline {
         prefix: String,

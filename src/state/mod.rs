@@ -13,7 +13,7 @@
 //! Lock order (acquire only strictly higher tiers while holding a lock; never
 //! hold any across `.await`; all are `parking_lot` locks, which a panic does
 //! not poison):
-//!   0. `monitors`, `hosts`, `whowas`, `markers`, `dms` (each
+//!   0. `monitors`, `hosts`, `bans`, `whowas`, `markers`, `dms` (each
 //!      taken alone)
 //!   1. `nicks`   2. `channels` (the registry map)   3. one `Channel`
 //!   4. one client's `info`   5. one client's `SendQ`
@@ -25,6 +25,7 @@
 //! lives through the block; bind the value first.
 
 mod audience;
+mod bans;
 mod channel;
 mod channels;
 mod chathistory;
@@ -59,11 +60,13 @@ use std::{
 use dashmap::DashMap;
 use parking_lot::{Mutex, RwLock};
 
+pub use bans::{BanKind, ServerBan, ban_key, parse_dline_mask, parse_kline_mask};
 pub use channel::{ChanModes, ListEntry, Topic};
 pub use channels::{Invited, JoinView, Joined};
 pub use chathistory::{HistoryError, RedactError};
 pub use client::{Client, ClientId, ClientRef, ClientSnapshot, UserModes};
 pub use events::{Delivery, Event, Multiline, MultilineLine, Verb};
+pub use hosts::Admission;
 pub use markers::{MarkerMap, marker_param};
 pub use modes::{ModeChange, ModeError, ModeOutcome};
 pub use registered::KeptChannel;
@@ -122,8 +125,6 @@ pub struct State {
     next_msgid: AtomicU64,
     /// MONITOR: casefolded nick -> the clients watching it. Lock tier 0.
     monitors: Mutex<HashMap<String, HashSet<ClientId>>>,
-    /// Per-address connection accounting. Lock tier 0.
-    hosts: Mutex<HashMap<IpAddr, hosts::HostEntry>>,
     /// draft/read-marker: casefolded account -> its markers. Lock tier 0.
     markers: Mutex<HashMap<String, MarkerMap>>,
     /// The history of direct messages, per pair of casefolded accounts
@@ -133,6 +134,12 @@ pub struct State {
     pub history_counters: history::Counters,
     /// History ages are counted from here, on tokio's clock.
     history_epoch: tokio::time::Instant,
+    /// Per-address and per-class connection accounting. Lock tier 0.
+    hosts: Mutex<hosts::Hosts>,
+    /// Open sockets, against `[limits] max_connections`.
+    open: AtomicUsize,
+    /// K-lines and D-lines in force. Lock tier 0.
+    bans: Mutex<bans::Bans>,
 }
 
 impl State {
@@ -158,6 +165,8 @@ impl State {
             dms: Mutex::default(),
             history_counters: Default::default(),
             history_epoch: tokio::time::Instant::now(),
+            open: AtomicUsize::new(0),
+            bans: Mutex::default(),
         }
     }
 

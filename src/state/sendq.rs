@@ -29,7 +29,9 @@ pub struct SendQ {
     drained: Notify,
     /// Cancelled when the connection must end; the reason is in `Inner`.
     killed: CancellationToken,
-    limit: usize,
+    /// Bytes; set from the connection's class (at admission, and again if
+    /// an account class takes it at registration).
+    limit: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Default)]
@@ -49,7 +51,7 @@ impl SendQ {
             ready: Notify::new(),
             drained: Notify::new(),
             killed: CancellationToken::new(),
-            limit,
+            limit: limit.into(),
         }
     }
 
@@ -60,7 +62,7 @@ impl SendQ {
         if inner.closed {
             return false;
         }
-        if inner.bytes + line.len() > self.limit {
+        if inner.bytes + line.len() > self.limit() {
             inner.queue.clear();
             inner.bytes = 0;
             inner.closed = true;
@@ -111,7 +113,12 @@ impl SendQ {
     }
 
     pub fn limit(&self) -> usize {
+        self.limit.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn set_limit(&self, limit: usize) {
         self.limit
+            .store(limit, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// May the client's own replies add `bytes` now? Its own output may
@@ -119,7 +126,7 @@ impl SendQ {
     /// send it, so a long reply never overflows the queue by itself.
     pub fn has_room(&self, bytes: usize) -> bool {
         let queued = self.queued_bytes();
-        queued == 0 || queued + bytes <= self.limit / 2
+        queued == 0 || queued + bytes <= self.limit() / 2
     }
 
     /// Resolves when the writer next takes what is queued (or the queue is
