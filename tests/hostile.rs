@@ -365,6 +365,27 @@ async fn channel_limit_is_bounded() {
     assert_eq!(c.expect("MODE").await.params, ["#l", "+l", "2147483647"]);
 }
 
+/// `MODE #c +b :` set a ban on `*!*@*` (an empty mask made `*!*@*` by the
+/// mask normalizer): everyone but the ops was shut out. An empty mask is now
+/// read as no mask: the list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_ban_mask_lists_and_bans_nobody() {
+    let srv = start("").await;
+    let mut op = srv.user("op").await;
+    op.send("JOIN #e").await;
+    op.expect("366").await;
+    op.send("MODE #e +b :").await;
+    let got = op.sync().await;
+    assert!(got.iter().any(|m| m.command == "368"), "{got:?}");
+    assert!(!got.iter().any(|m| m.command == "MODE"), "{got:?}");
+    let mut guest = srv.user("guest").await;
+    guest.send("JOIN #e").await;
+    guest.expect("366").await;
+    op.send("MODE #e +b").await;
+    let list = op.sync().await;
+    assert!(!list.iter().any(|m| m.command == "367"), "{list:?}");
+}
+
 /// At the descriptor limit the accept loop logged "accept failed" 20 times
 /// a second. The binary runs here under `prlimit --nofile=48`: connections
 /// beyond the limit wait in the backlog, the server logs the episode once

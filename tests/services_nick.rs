@@ -149,6 +149,22 @@ async fn certificates_log_in_with_sasl_external() {
     g.sync().await;
     let taken = ns(&mut g, &format!("CERT ADD {}", cert.fp)).await;
     assert!(taken.last().contains("already registered"), "{taken:?}");
+    // WHOIS shows the fingerprint (276) to its owner, not to another user.
+    a.send("WHOIS alice").await;
+    let own = a.sync().await;
+    let fp = own
+        .iter()
+        .find(|m| m.command == "276")
+        .expect("276 to its owner");
+    assert_eq!(fp.params[1], "alice");
+    assert_eq!(
+        fp.last(),
+        format!("has client certificate fingerprint {}", cert.fp)
+    );
+    g.send("WHOIS alice").await;
+    let other = g.sync().await;
+    assert!(other.iter().any(|m| m.command == "318"), "{other:?}");
+    assert!(!other.iter().any(|m| m.command == "276"), "{other:?}");
 
     let gone = ns(&mut a, &format!("CERT DEL {}", cert.fp)).await;
     assert!(gone.last().contains("removed"), "{gone:?}");

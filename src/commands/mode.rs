@@ -67,7 +67,9 @@ fn channel_mode(ctx: &mut Ctx, msg: &Message, name: &str) {
                 } else {
                     None
                 };
-                if k == Kind::List && arg.is_none() {
+                // An empty mask (`MODE #c +b :`) asks for the list, as no
+                // mask: it must not become a ban on `*!*@*`.
+                if k == Kind::List && arg.as_deref().is_none_or(str::is_empty) {
                     if !listed.contains(&c) {
                         listed.push(c);
                     }

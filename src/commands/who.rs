@@ -84,6 +84,12 @@ pub fn whois(ctx: &mut Ctx, msg: &Message) {
     }
     if me.id == c.id || ctx.is_oper() {
         ctx.reply(RPL_WHOISACTUALLY, &[&nick, &info.ip.to_string()]);
+        // The fingerprint NickServ CERT ADD and SASL EXTERNAL use: shown to
+        // its owner and to opers only, as Ergo and InspIRCd do.
+        if let Some(fp) = c.certfp() {
+            let text = format!("has client certificate fingerprint {fp}");
+            ctx.reply(RPL_WHOISCERTFP, &[&nick, &text]);
+        }
     }
     let idle = info.last_message.elapsed().as_secs().to_string();
     ctx.reply(RPL_WHOISIDLE, &[&nick, &idle, &info.signon.to_string()]);
