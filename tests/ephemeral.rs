@@ -362,6 +362,11 @@ fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out
 }
 
+/// The msgid tag of a line.
+fn msgid_of(m: &Msg) -> String {
+    tag(m, "msgid").expect("a msgid").to_string()
+}
+
 /// The no-log invariant, proven on the built binary at the most verbose log
 /// level: a conversation full of a unique marker leaves it in no log line
 /// and in no file under data_dir.
@@ -522,25 +527,35 @@ async fn nothing_said_reaches_a_log_or_a_file() {
     s.send("QUIT").await;
     s.expect_closed().await;
     // draft/multiline (and a refused batch naming the marker), RELAYMSG
-    // under a nick with the marker, MARKREAD of a target with the marker.
+    // under a nick with the marker, MARKREAD of a target with the marker;
+    // the multiline and relayed messages are kept in history (a channel
+    // and a conversation of a logged-in user), read back and redacted.
     let mut m = TestClient::connect(([127, 0, 0, 1], port).into()).await;
     m.send(&format!("PASS pass-{M}")).await;
-    m.send("CAP REQ :draft/multiline batch draft/read-marker")
+    m.send("CAP REQ :draft/multiline batch draft/read-marker message-tags echo-message draft/chathistory draft/message-redaction")
         .await;
     m.send("CAP END").await;
     m.register("mia").await;
+    m.send(&format!("NS REGISTER mlpw-{M}")).await;
+    m.expect("900").await;
     m.send("JOIN #ml").await;
     m.expect("366").await;
     a.send("JOIN #ml").await;
     a.expect("366").await;
-    m.send("BATCH +b1 draft/multiline #ml").await;
-    m.send(&format!("@batch=b1 PRIVMSG #ml :multiline-{M}"))
+    let mut kept = Vec::new();
+    for target in ["#ml", "mia"] {
+        m.send(&format!("BATCH +b1 draft/multiline {target}")).await;
+        m.send(&format!("@batch=b1 PRIVMSG {target} :multiline-{M}"))
+            .await;
+        m.send(&format!(
+            "@batch=b1;draft/multiline-concat PRIVMSG {target} :concat-{M}"
+        ))
         .await;
-    m.send(&format!(
-        "@batch=b1;draft/multiline-concat PRIVMSG #ml :concat-{M}"
-    ))
-    .await;
-    m.send("BATCH -b1").await;
+        m.send("BATCH -b1").await;
+        let echo = m.sync().await;
+        let start = echo.iter().find(|l| l.command == "BATCH").expect("echo");
+        kept.push((target, msgid_of(start)));
+    }
     a.expect("PRIVMSG").await;
     a.expect("PRIVMSG").await;
     m.send(&format!("BATCH +b2 draft/multiline #t-{M}")).await;
@@ -548,6 +563,17 @@ async fn nothing_said_reaches_a_log_or_a_file() {
     m.expect("FAIL").await;
     m.send(&format!("RELAYMSG #ml r/{M} :relayed-{M}")).await;
     a.expect("PRIVMSG").await;
+    let echo = m.sync().await;
+    let relayed = echo.iter().find(|l| l.command == "PRIVMSG").expect("echo");
+    kept.push(("#ml", msgid_of(relayed)));
+    for (target, msgid) in &kept {
+        m.send(&format!("CHATHISTORY LATEST {target} * 10")).await;
+        m.send(&format!("CHATHISTORY AROUND {target} msgid={msgid} 3"))
+            .await;
+        m.send(&format!("REDACT {target} {msgid} :redact-{M}"))
+            .await;
+        m.expect("REDACT").await;
+    }
     m.send(&format!(
         "MARKREAD #mark-{M} timestamp=2020-01-01T00:00:00.000Z"
     ))

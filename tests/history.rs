@@ -759,3 +759,242 @@ async fn a_rehash_applies_new_bounds_and_enabled_needs_a_restart() {
     assert!(e.contains("history.enabled"), "{e}");
     assert_eq!(texts(&mut a, "CHATHISTORY LATEST #r * 10").await, ms(3..5));
 }
+
+// ---------------------------------------------------------------------------
+// draft/multiline and draft/relaymsg in history
+// ---------------------------------------------------------------------------
+
+const ML: &str = "message-tags server-time echo-message batch draft/chathistory draft/multiline draft/message-redaction";
+
+/// Sends the lines of one client batch at once.
+async fn batch(c: &mut TestClient, lines: &[&str]) {
+    let mut all = String::new();
+    for l in lines {
+        all.push_str(l);
+        all.push_str("\r\n");
+    }
+    c.send_raw(all.as_bytes()).await;
+}
+
+/// A multiline message to `target`: "hello", a blank line, "how is "
+/// and "everyone?" joined to it; returns the echo's msgid.
+async fn say_multiline(c: &mut TestClient, target: &str) -> String {
+    batch(
+        c,
+        &[
+            &format!("@+draft/reply=abc BATCH +ml draft/multiline {target}"),
+            &format!("@batch=ml PRIVMSG {target} hello"),
+            &format!("@batch=ml PRIVMSG {target} :"),
+            &format!("@batch=ml PRIVMSG {target} :how is "),
+            &format!("@batch=ml;draft/multiline-concat PRIVMSG {target} :everyone?"),
+            "BATCH -ml",
+        ],
+    )
+    .await;
+    let echo = c.sync().await;
+    assert_eq!(echo.len(), 6, "{echo:#?}");
+    tag(&echo[0], "msgid").expect("msgid").to_string()
+}
+
+/// What a client with draft/multiline reads of a kept multiline message
+/// in a `chathistory` batch: the nested batch, checked line by line
+/// against what was sent (msgid, tags, the concat line).
+fn check_nested(got: &[Msg], at: usize, target: &str, msgid: &str) {
+    let outer = got[0].params[0].strip_prefix('+').unwrap();
+    let start = &got[at];
+    assert_eq!(start.command, "BATCH", "{got:#?}");
+    assert_eq!(start.params[1..], ["draft/multiline", target]);
+    assert_eq!(start.nick(), "alice");
+    assert_eq!(tag(start, "batch"), Some(outer), "nested in chathistory");
+    assert_eq!(tag(start, "msgid"), Some(msgid));
+    assert_eq!(tag(start, "+draft/reply"), Some("abc"));
+    assert!(tag(start, "time").is_some());
+    let inner = start.params[0].strip_prefix('+').unwrap();
+    let lines = &got[at + 1..at + 5];
+    let texts: Vec<&str> = lines.iter().map(|m| m.last()).collect();
+    assert_eq!(texts, ["hello", "", "how is ", "everyone?"]);
+    for m in lines {
+        assert_eq!(m.command, "PRIVMSG");
+        assert_eq!(tag(m, "batch"), Some(inner), "only the inner batch: {m:?}");
+        assert_eq!(tag(m, "msgid"), None);
+    }
+    let concat: Vec<bool> = lines
+        .iter()
+        .map(|m| tag(m, "draft/multiline-concat").is_some())
+        .collect();
+    assert_eq!(concat, [false, false, false, true]);
+    let end = &got[at + 5];
+    assert_eq!(end.params, [format!("-{inner}")]);
+    assert_eq!(tag(end, "batch"), Some(outer));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_multiline_message_is_one_entry_replayed_as_it_was_sent() {
+    let srv = start(&format!("{FAST}[history]\ndirect_messages = true\n")).await;
+    let mut a = account(&srv, "alice", ML).await;
+    let mut b = account(&srv, "bob", ML).await;
+    let mut plain = with_caps(&srv, "carol", CAPS).await;
+    for c in [&mut a, &mut b, &mut plain] {
+        join(c, "#ml").await;
+    }
+    a.sync().await;
+    let before = srv.handle.state().history_stats().0;
+    let msgid = say_multiline(&mut a, "#ml").await;
+    assert_eq!(
+        srv.handle.state().history_stats().0,
+        before + 1,
+        "one entry for the whole message"
+    );
+    a.send("PRIVMSG #ml :after").await;
+    a.expect("PRIVMSG").await;
+    b.sync().await;
+    plain.sync().await;
+
+    // With draft/multiline: a draft/multiline batch inside the chathistory one.
+    b.send("CHATHISTORY LATEST #ml * 10").await;
+    let got = b.sync().await;
+    assert_eq!(got.len(), 9, "{got:#?}");
+    assert_eq!(got[0].params[1..], ["chathistory", "#ml"]);
+    check_nested(&got, 1, "#ml", &msgid);
+    let outer = got[0].params[0].strip_prefix('+').unwrap();
+    assert_eq!(got[7].last(), "after");
+    assert_eq!(tag(&got[7], "batch"), Some(outer));
+    assert_eq!(got[8].params, [format!("-{outer}")]);
+
+    // Without it: the non-blank lines one by one, the msgid on the first.
+    let (_, lines) = ask(&mut plain, "CHATHISTORY LATEST #ml * 10")
+        .await
+        .unwrap();
+    let got: Vec<&str> = lines.iter().map(|m| m.last()).collect();
+    assert_eq!(got, ["hello", "how is ", "everyone?", "after"]);
+    let ids: Vec<Option<&str>> = lines[..3].iter().map(|m| tag(m, "msgid")).collect();
+    assert_eq!(ids, [Some(msgid.as_str()), None, None]);
+    assert!(lines[..3].iter().all(|m| m.nick() == "alice"
+        && tag(m, "+draft/reply") == Some("abc")
+        && tag(m, "draft/multiline-concat").is_none()));
+    // A msgid selector finds it as one message.
+    assert_eq!(
+        texts(
+            &mut plain,
+            &format!("CHATHISTORY AFTER #ml msgid={msgid} 10")
+        )
+        .await,
+        ["after"]
+    );
+
+    // A direct message between logged-in users: the same, in the conversation.
+    let dm = say_multiline(&mut a, "bob").await;
+    b.sync().await;
+    b.send("CHATHISTORY LATEST alice * 10").await;
+    let got = b.sync().await;
+    assert_eq!(got.len(), 8, "{got:#?}");
+    assert_eq!(got[0].params[1..], ["chathistory", "alice"]);
+    check_nested(&got, 1, "bob", &dm);
+
+    // REDACT takes the whole message out of history, by its msgid.
+    a.send(&format!("REDACT #ml {msgid}")).await;
+    assert_eq!(a.expect("REDACT").await.params, ["#ml", msgid.as_str()]);
+    assert_eq!(b.expect("REDACT").await.params, ["#ml", msgid.as_str()]);
+    assert_eq!(
+        texts(&mut plain, "CHATHISTORY LATEST #ml * 10").await,
+        ["after"]
+    );
+    a.send(&format!("REDACT bob {dm}")).await;
+    a.expect("REDACT").await;
+    b.expect("REDACT").await;
+    assert_eq!(srv.handle.state().history_conversations(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multiline_and_relayed_messages_follow_the_rules_of_history() {
+    let srv = start(&format!("{FAST}[channels]\nmin_idle_timeout = \"1s\"\n")).await;
+    let mut a = account(&srv, "alice", &format!("{ML} draft/event-playback")).await;
+    let mut b = account(&srv, "bob", ML).await;
+    // An ephemeral channel keeps neither.
+    join(&mut a, "#otr").await;
+    a.send("MODE #otr +E 1h").await;
+    a.expect("MODE").await;
+    say_multiline(&mut a, "#otr").await;
+    a.send("RELAYMSG #otr alice/matrix :relayed").await;
+    a.expect("PRIVMSG").await;
+    let (_, lines) = ask(&mut a, "CHATHISTORY LATEST #otr * 100").await.unwrap();
+    assert!(lines.is_empty(), "{lines:?}");
+    assert_eq!(srv.handle.state().history_stats(), (0, 0));
+    // Nor does a channel with ChanServ SET HISTORY OFF.
+    join(&mut a, "#off").await;
+    a.send("CS REGISTER #off").await;
+    a.expect_match("registered", |m| m.last().contains("registered to you"))
+        .await;
+    a.send("CS SET #off HISTORY OFF").await;
+    a.expect_match("set", |m| m.last() == "HISTORY is set.")
+        .await;
+    say_multiline(&mut a, "#off").await;
+    a.send("RELAYMSG #off alice/matrix :relayed").await;
+    a.expect("PRIVMSG").await;
+    let (_, lines) = ask(&mut a, "CHATHISTORY LATEST #off * 100").await.unwrap();
+    assert!(lines.is_empty(), "{lines:?}");
+    assert_eq!(srv.handle.state().history_stats(), (0, 0));
+    // Direct messages are not kept with direct_messages off (the default).
+    say_multiline(&mut a, "bob").await;
+    b.sync().await;
+    assert_eq!(srv.handle.state().history_conversations(), 0);
+    assert_eq!(srv.handle.state().history_stats(), (0, 0));
+    // A STATUSMSG batch is not kept either, as a STATUSMSG line is not.
+    join(&mut a, "#s").await;
+    let kept = srv.handle.state().history_stats().0;
+    say_multiline(&mut a, "@#s").await;
+    assert_eq!(srv.handle.state().history_stats().0, kept);
+
+    // With [history] off, nothing at all.
+    let srv = start("[history]\nenabled = false\n").await;
+    let mut a = with_caps(
+        &srv,
+        "alice",
+        "message-tags echo-message batch draft/multiline",
+    )
+    .await;
+    join(&mut a, "#h").await;
+    say_multiline(&mut a, "#h").await;
+    a.send("RELAYMSG #h alice/matrix :relayed").await;
+    a.expect("PRIVMSG").await;
+    assert_eq!(srv.handle.state().history_stats(), (0, 0));
+}
+
+const RELAY: &str = "message-tags server-time echo-message batch draft/chathistory draft/message-redaction draft/relaymsg";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relayed_message_is_kept_under_the_relayed_nick() {
+    let srv = start("").await;
+    let mut a = with_caps(&srv, "alice", RELAY).await;
+    let mut b = with_caps(&srv, "bob", RELAY).await;
+    let mut c = with_caps(&srv, "carol", CAPS).await;
+    for x in [&mut a, &mut b, &mut c] {
+        join(x, "#r").await;
+    }
+    a.sync().await;
+    a.send("RELAYMSG #r alice/matrix :from the bridge").await;
+    let echo = a.expect("PRIVMSG").await;
+    let msgid = tag(&echo, "msgid").unwrap().to_string();
+    b.expect("PRIVMSG").await;
+    c.expect("PRIVMSG").await;
+    // Replayed as it was sent: the relayed nick as source, and the relayer
+    // in the draft/relaymsg tag for those with the cap.
+    let (_, lines) = ask(&mut b, "CHATHISTORY LATEST #r * 10").await.unwrap();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let m = &lines[0];
+    assert_eq!(m.source.as_deref(), Some("alice/matrix!relay@127.0.0.1"));
+    assert_eq!(m.params, ["#r", "from the bridge"]);
+    assert_eq!(tag(m, "msgid"), Some(msgid.as_str()));
+    assert_eq!(tag(m, "time"), tag(&echo, "time"));
+    assert_eq!(tag(m, "draft/relaymsg"), Some("alice"));
+    let (_, lines) = ask(&mut c, "CHATHISTORY LATEST #r * 10").await.unwrap();
+    assert_eq!(lines[0].nick(), "alice/matrix");
+    assert_eq!(tag(&lines[0], "draft/relaymsg"), None);
+    // A plain member may not redact it; the relayer may.
+    let p = fail(ask(&mut b, &format!("REDACT #r {msgid}")).await);
+    assert_eq!(p[1..4], ["REDACT_FORBIDDEN", "#r", &msgid]);
+    a.send(&format!("REDACT #r {msgid}")).await;
+    assert_eq!(a.expect("REDACT").await.params, ["#r", msgid.as_str()]);
+    assert_eq!(b.expect("REDACT").await.params, ["#r", msgid.as_str()]);
+    assert!(texts(&mut c, "CHATHISTORY LATEST #r * 10").await.is_empty());
+}

@@ -13,7 +13,7 @@ use crate::{
     },
 };
 
-use super::{Ctx, deliver::event_wire};
+use super::{Ctx, deliver::event_wire, multiwire::MultiWire};
 
 const CMD: &str = "CHATHISTORY";
 
@@ -162,16 +162,25 @@ pub fn chathistory(ctx: &mut Ctx, msg: &Message) {
 }
 
 /// The `chathistory` batch of `entries`, each the line it was when sent,
-/// made as the client reads.
+/// made as the client reads. A multiline message is a `draft/multiline`
+/// batch nested in it for a client with the cap (as Ergo does), its lines
+/// one by one for the rest, as when it was delivered.
 fn replay(ctx: &mut Ctx, name: &str, entries: Vec<Entry>) {
     let server = ctx.server_name().to_string();
     let caps = ctx.client().caps();
     let batch = ctx.out.start_batch("chathistory", &[name]);
     let mut entries = entries.into_iter();
+    let mut pending = std::collections::VecDeque::new();
     ctx.out.stream(Box::new(move |_| {
         loop {
+            if let Some(l) = pending.pop_front() {
+                return Some(l);
+            }
             let e = entries.next()?;
-            if let Some(w) = event_wire(&e.event(), e.time_ms, Some(e.msgid()), &server) {
+            let event = e.event();
+            if let Some(w) = MultiWire::of(&event, e.time_ms) {
+                pending.extend(w.lines_for(caps));
+            } else if let Some(w) = event_wire(&event, e.time_ms, Some(e.msgid()), &server) {
                 return Some(w.for_caps(caps));
             }
         }

@@ -6,6 +6,9 @@
 //! [`Wire`], each form is built once and shared by every recipient of it.
 //! A line too long for 512 bytes with the source recipients see is split,
 //! its continuations marked concat, so the message arrives whole.
+//! CHATHISTORY replays a kept multiline message through here too: the
+//! batch then nests in the `chathistory` batch (the BATCH lines carry the
+//! outer batch's tag, the lines inside only their own).
 
 use std::sync::OnceLock;
 
@@ -75,6 +78,12 @@ pub fn fit(body: &Multiline, room: usize) -> Vec<(bool, &str)> {
 impl<'a> MultiWire<'a> {
     /// None for any event but [`Event::Multiline`].
     pub fn new(d: &'a Delivery) -> Option<Self> {
+        Self::of(&d.event, d.time_ms)
+    }
+
+    /// The wire forms of a multiline event sent at `at` (unix ms): a live
+    /// delivery, or an entry of history replayed.
+    pub fn of(event: &'a Event, at: u64) -> Option<Self> {
         let Event::Multiline {
             verb,
             source,
@@ -84,7 +93,7 @@ impl<'a> MultiWire<'a> {
             msgid,
             account,
             bot,
-        } = &d.event
+        } = event
         else {
             return None;
         };
@@ -105,7 +114,7 @@ impl<'a> MultiWire<'a> {
             verb,
             target,
             parts: fit(body, room),
-            start: Wire::new(start, d.time_ms)
+            start: Wire::new(start, at)
                 .msgid(msgid.clone())
                 .account(account.clone())
                 .bot(*bot)
@@ -114,7 +123,7 @@ impl<'a> MultiWire<'a> {
             inner: Default::default(),
             end,
             fallback: OnceLock::new(),
-            at: d.time_ms,
+            at,
             msgid,
             account,
             bot: *bot,

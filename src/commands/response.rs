@@ -16,7 +16,12 @@ use std::{
 use bytes::Bytes;
 
 use crate::{
-    proto::{Line, caps::Cap, line::add_tags, message::escape_tag_value},
+    proto::{
+        Line,
+        caps::Cap,
+        line::{add_tags, has_tag},
+        message::escape_tag_value,
+    },
     state::{ClientRef, State},
 };
 
@@ -215,7 +220,11 @@ impl Lines {
 
     fn finish(&mut self, line: Bytes, b: Option<usize>) -> Bytes {
         let mut line = self.client.stamp(line);
-        if let Some(t) = self.batch_tag(b) {
+        // A line made inside a nested batch of its own (a multiline message
+        // replayed from history) keeps its batch tag alone.
+        if let Some(t) = self.batch_tag(b)
+            && !has_tag(&line, "batch")
+        {
             line = add_tags(&t, &line);
         }
         if let Some(label) = self.label_next.take() {

@@ -171,6 +171,18 @@ pub fn add_tags(tags: &str, line: &Bytes) -> Bytes {
     b.freeze()
 }
 
+/// Whether a built line carries the tag `key` (with or without a value).
+pub fn has_tag(line: &[u8], key: &str) -> bool {
+    let Some(tags) = line.strip_prefix(b"@") else {
+        return false;
+    };
+    let end = tags.iter().position(|&b| b == b' ').unwrap_or(tags.len());
+    tags[..end].split(|&b| b == b';').any(|t| {
+        t.strip_prefix(key.as_bytes())
+            .is_some_and(|rest| rest.is_empty() || rest[0] == b'=')
+    })
+}
+
 /// Prepends a tag section (`@...` without the trailing space) to a built line.
 pub fn with_tags(tags: &str, line: &Bytes) -> Bytes {
     if tags.is_empty() {
@@ -190,6 +202,16 @@ mod tests {
 
     fn s(b: Bytes) -> String {
         String::from_utf8(b.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn tags_are_found_by_key_in_the_tag_section_only() {
+        let l = b"@batch=b1;draft/multiline-concat;time=x :s PRIVMSG #c :batch=no\r\n";
+        assert!(has_tag(l, "batch") && has_tag(l, "time"));
+        assert!(has_tag(l, "draft/multiline-concat"));
+        assert!(!has_tag(l, "bat") && !has_tag(l, "msgid"));
+        assert!(!has_tag(b":s PRIVMSG #c :@batch=x\r\n", "batch"));
+        assert!(!has_tag(b"@batchx=1 :s PING\r\n", "batch"));
     }
 
     #[test]

@@ -1,40 +1,88 @@
-//! Who hears a message to a channel: the can-speak checks and the members
-//! (all, or a STATUSMSG rank), under the channel's lock, shared by the
-//! messages that are not plain PRIVMSG/NOTICE (RELAYMSG, multiline).
+//! The one path of every message to a channel (PRIVMSG, NOTICE, TAGMSG,
+//! RELAYMSG, draft/multiline): the can-speak checks (+n, +m, +M, bans with
+//! their exceptions), the members who hear it (all, or a STATUSMSG rank),
+//! the activity stamp of the idle clock, and the record in history, all
+//! under the channel's lock, so a message is kept in the order it was
+//! relayed and only when it was let through.
+
+use std::net::IpAddr;
 
 use super::{
-    ClientRef, Refusal, State,
+    ClientRef, Delivery, Refusal, State,
     channel::{Channel, Who},
 };
 use crate::proto::numerics::*;
 
-/// Who hears a message to a channel, checked under its lock.
-pub(super) struct Audience {
+/// The sender of a message as it was when it spoke: what the event and
+/// the ban checks need, copied out of its info before the channel lock
+/// (lock order: a channel before a client's info).
+pub(super) struct Speaker {
+    pub nick: String,
+    pub user: String,
+    pub host: String,
+    pub account: Option<String>,
+    pub bot: bool,
+    ip: IpAddr,
+}
+
+impl Speaker {
+    pub fn of(client: &ClientRef) -> Self {
+        let i = client.info();
+        Speaker {
+            nick: i.nick.clone(),
+            user: i.user.clone(),
+            host: i.host.clone(),
+            account: i.account.clone(),
+            bot: i.modes.bot,
+            ip: client.ip,
+        }
+    }
+
+    pub fn prefix(&self) -> String {
+        format!("{}!{}@{}", self.nick, self.user, self.host)
+    }
+
+    fn who(&self) -> Who<'_> {
+        Who {
+            nick: &self.nick,
+            user: &self.user,
+            host: &self.host,
+            ip: self.ip,
+            account: self.account.as_deref(),
+        }
+    }
+}
+
+/// Who hears a message to a channel, decided under its lock.
+pub(super) struct Audience<'a> {
+    pub speaker: &'a Speaker,
     pub to: Vec<ClientRef>,
     /// The target as recipients see it (STATUSMSG prefix, channel's spelling).
     pub target: String,
 }
 
 impl State {
-    /// The members who hear `client` speak in channel `name` (only ops, or
-    /// ops and voices, with a STATUSMSG `status`), after the can-speak
-    /// checks and `check`, which sees the channel under its lock. Stamps
-    /// the channel's activity (ephemeral channels).
-    pub(super) fn channel_audience<E: From<Refusal>>(
+    /// `client` speaks in channel `name` (to its operators, or operators
+    /// and voices, with a STATUSMSG `status`): `check` sees the channel
+    /// under its lock first (RELAYMSG's privilege), then the can-speak
+    /// checks; `make` builds the delivery for the audience, which is
+    /// recorded in the channel's history (when it keeps one) before the
+    /// lock is released. Stamps the channel's activity (ephemeral channels).
+    pub(super) fn speak<E: From<Refusal>>(
         &self,
         client: &ClientRef,
         name: &str,
         status: Option<&str>,
         check: impl FnOnce(&Channel) -> Result<(), E>,
-    ) -> Result<Audience, E> {
+        make: impl FnOnce(Audience<'_>) -> Delivery,
+    ) -> Result<Delivery, E> {
         let chan = self
             .channel(name)
             .ok_or_else(|| Refusal::new(ERR_NOSUCHCHANNEL, &[name]))?;
-        let info = client.info().clone();
+        let speaker = Speaker::of(client);
         let mut ch = chan.lock();
         check(&ch)?;
-        let who = Who::of(&info, client.ip);
-        if !ch.can_speak(client.id, &who, self.casemap) {
+        if !ch.can_speak(client.id, &speaker.who(), self.casemap) {
             return Err(Refusal::new(ERR_CANNOTSENDTOCHAN, &[&ch.name]).into());
         }
         let min_op = status.is_some_and(|s| s.contains('@'));
@@ -52,6 +100,12 @@ impl State {
         ch.last_activity = tokio::time::Instant::now();
         ch.warned = false;
         let target = format!("{}{}", status.unwrap_or(""), ch.name);
-        Ok(Audience { to, target })
+        let mut d = make(Audience {
+            speaker: &speaker,
+            to,
+            target,
+        });
+        self.keep(&mut ch, &mut d, client.id);
+        Ok(d)
     }
 }

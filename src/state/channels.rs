@@ -432,8 +432,9 @@ impl State {
     }
 
     /// PRIVMSG, NOTICE or TAGMSG to a channel (`status`: the STATUSMSG
-    /// prefix, "@" or "+", limiting it to operators or voiced members).
-    /// Checks +n, +m and bans; counts as activity for the idle clock.
+    /// prefix, "@" or "+", limiting it to operators or voiced members),
+    /// through the one path of messages to channels ([`State::speak`]: +n,
+    /// +m, bans, the idle clock, history).
     #[allow(clippy::too_many_arguments)]
     pub fn message_channel(
         &self,
@@ -445,51 +446,34 @@ impl State {
         client_tags: Option<String>,
         echo: bool,
     ) -> Result<Delivery, Refusal> {
-        let chan = self
-            .channel(name)
-            .ok_or_else(|| Refusal::new(ERR_NOSUCHCHANNEL, &[name]))?;
-        let info = client.info().clone();
-        let mut ch = chan.lock();
-        let who = Who::of(&info, client.ip);
-        if !ch.can_speak(client.id, &who, self.casemap) {
-            return Err(Refusal::new(ERR_CANNOTSENDTOCHAN, &[&ch.name]));
-        }
-        let min_op = status.is_some_and(|s| s.contains('@'));
-        let to = ch
-            .members
-            .iter()
-            .filter(|(id, _)| **id != client.id)
-            .filter(|(_, m)| match status {
-                None => true,
-                Some(_) if min_op => m.op,
-                Some(_) => m.op || m.voice,
-            })
-            .filter_map(|(_, m)| m.upgrade())
-            .collect();
-        ch.last_activity = tokio::time::Instant::now();
-        ch.warned = false;
-        let target = format!("{}{}", status.unwrap_or(""), ch.name);
-        let mut d = Delivery::new(
-            Event::Message {
-                verb,
-                source: info.prefix(),
-                target,
-                text: text.map(str::to_string),
-                client_tags,
-                msgid: self.new_msgid(),
-                account: info.account.clone(),
-                bot: info.modes.bot,
-                relay: None,
+        self.speak(
+            client,
+            name,
+            status,
+            |_| Ok::<(), Refusal>(()),
+            |a| {
+                let d = Delivery::new(
+                    Event::Message {
+                        verb,
+                        source: a.speaker.prefix(),
+                        target: a.target,
+                        text: text.map(str::to_string),
+                        client_tags,
+                        msgid: self.new_msgid(),
+                        account: a.speaker.account.clone(),
+                        bot: a.speaker.bot,
+                        relay: None,
+                    },
+                    a.to,
+                )
+                .echo(echo);
+                if verb == Verb::Tagmsg {
+                    d.only_with(Cap::MessageTags)
+                } else {
+                    d
+                }
             },
-            to,
         )
-        .echo(echo);
-        if verb == Verb::Tagmsg {
-            d = d.only_with(Cap::MessageTags);
-        }
-        self.keep(&mut ch, &mut d, client.id);
-        drop(ch);
-        Ok(d)
     }
 
     /// A PRIVMSG, NOTICE or TAGMSG to one user. Returns the delivery and the

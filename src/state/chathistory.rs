@@ -67,9 +67,9 @@ impl State {
         if !h.enabled || ch.history_off || ch.modes.ephemeral.is_some() {
             return;
         }
-        let msgid = match &d.event {
-            Event::Message { msgid, .. } => msgid.clone(),
-            _ => d.msgid.get_or_insert_with(|| self.new_msgid()).clone(),
+        let msgid = match message_id(&d.event) {
+            Some(id) => id.to_string(),
+            None => d.msgid.get_or_insert_with(|| self.new_msgid()).clone(),
         };
         let now = self.history_now();
         let Some(entry) = Entry::of(&d.event, d.time_ms, sender, now, &msgid) else {
@@ -104,8 +104,8 @@ impl State {
         if a <= b { (a, b) } else { (b, a) }
     }
 
-    /// Records a direct message when both ends are logged in and
-    /// `[history] direct_messages` is on.
+    /// Records a direct message (a line or a multiline message) when both
+    /// ends are logged in and `[history] direct_messages` is on.
     pub(super) fn keep_dm(
         &self,
         from: Option<&str>,
@@ -117,7 +117,7 @@ impl State {
         let (Some(from), Some(to)) = (from, to) else {
             return;
         };
-        let Event::Message { msgid, .. } = &d.event else {
+        let Some(msgid) = message_id(&d.event) else {
             return;
         };
         if !h.enabled || !h.direct_messages {
@@ -376,6 +376,15 @@ impl State {
                 _ => None,
             })
             .collect()
+    }
+}
+
+/// The msgid a message carries (PRIVMSG, NOTICE, TAGMSG, a multiline
+/// message); other events get theirs when history keeps them.
+fn message_id(e: &Event) -> Option<&str> {
+    match e {
+        Event::Message { msgid, .. } | Event::Multiline { msgid, .. } => Some(msgid),
+        _ => None,
     }
 }
 

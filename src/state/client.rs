@@ -236,8 +236,12 @@ impl Client {
 
     /// Adds the server-time tag when this client asked for it.
     pub fn stamp(&self, line: bytes::Bytes) -> bytes::Bytes {
-        use crate::proto::{caps::Cap, line::add_tags, time::server_time};
-        if !self.has_cap(Cap::ServerTime.bit()) || has_time_tag(&line) {
+        use crate::proto::{
+            caps::Cap,
+            line::{add_tags, has_tag},
+            time::server_time,
+        };
+        if !self.has_cap(Cap::ServerTime.bit()) || has_tag(&line, "time") {
             return line;
         }
         add_tags(&format!("time={}", server_time(super::unix_ms())), &line)
@@ -259,14 +263,3 @@ impl ClientInfo {
 }
 
 pub type ClientRef = Arc<Client>;
-
-/// Does a built line already carry a `time` tag?
-fn has_time_tag(line: &[u8]) -> bool {
-    let Some(tags) = line.strip_prefix(b"@") else {
-        return false;
-    };
-    let end = tags.iter().position(|&b| b == b' ').unwrap_or(tags.len());
-    tags[..end]
-        .split(|&b| b == b';')
-        .any(|t| t.starts_with(b"time="))
-}

@@ -1,318 +1,24 @@
 //! The in-memory history of one channel or one conversation: a ring of
-//! entries bounded by lines and by age, and the selections CHATHISTORY
-//! makes from it (LATEST, BEFORE, AFTER, AROUND, BETWEEN).
+//! entries ([`entry`]) bounded by lines and by age, and the selections
+//! CHATHISTORY makes from it (LATEST, BEFORE, AFTER, AROUND, BETWEEN).
 //!
 //! An entry is what a recipient saw: the msgid and time of the line, its
-//! source, account and client-only tags, and its parameters. Its text lives
-//! in one shared `Arc<str>` (fields separated by NUL, which no IRC line may
-//! contain), so a query copies out reference counts, never text, and builds
-//! its lines after the channel lock is released. Nothing here is written
-//! anywhere: the ring is memory only, and it goes with its channel.
+//! source, account and client-only tags, and its parameters, in one shared
+//! allocation, so a query copies out reference counts, never text, and
+//! builds its lines after the channel lock is released. A draft/multiline
+//! message is one entry that counts for its lines against `lines`, so the
+//! bound on memory is the same as for that many single lines. Nothing here
+//! is written anywhere: the ring is memory only, and it goes with its
+//! channel.
 
 use std::{
     collections::VecDeque,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
+    sync::atomic::{AtomicUsize, Ordering},
 };
 
-use super::{ClientId, Event, Verb};
+mod entry;
 
-/// What an entry records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Privmsg,
-    Notice,
-    Tagmsg,
-    Join,
-    Part,
-    Kick,
-    Topic,
-    Quit,
-    Nick,
-}
-
-impl Kind {
-    /// PRIVMSG and NOTICE: what a client without draft/event-playback sees.
-    pub fn is_message(self) -> bool {
-        matches!(self, Kind::Privmsg | Kind::Notice)
-    }
-
-    /// What REDACT may remove.
-    pub fn is_redactable(self) -> bool {
-        matches!(self, Kind::Privmsg | Kind::Notice | Kind::Tagmsg)
-    }
-}
-
-const BOT: u8 = 1;
-const HAS_TEXT: u8 = 2;
-
-/// Fields of `data`, in order.
-const MSGID: usize = 0;
-const SOURCE: usize = 1;
-const ACCOUNT: usize = 2;
-const TAGS: usize = 3;
-const TARGET: usize = 4;
-const PARAM: usize = 5;
-const TEXT: usize = 6;
-
-/// One line of history. Cloning it copies a reference count.
-#[derive(Clone)]
-pub struct Entry {
-    /// Unix milliseconds: the line's server-time.
-    pub time_ms: u64,
-    /// The client that sent it (0 for a service): its own to redact.
-    pub sender: ClientId,
-    /// msgid, source, account, client tags, target, param, text; NUL between.
-    data: Arc<str>,
-    /// Seconds since the history epoch on tokio's clock (`max_age`).
-    at: u32,
-    pub kind: Kind,
-    flags: u8,
-}
-
-impl std::fmt::Debug for Entry {
-    /// Never the text: a debug print must not leak what was said.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Entry")
-            .field("kind", &self.kind)
-            .field("time_ms", &self.time_ms)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Entry {
-    /// The entry for an event, or None for events history does not keep
-    /// (STATUSMSG, typing notifications, anything but the kinds above).
-    pub fn of(event: &Event, time_ms: u64, sender: ClientId, at: u32, msgid: &str) -> Option<Self> {
-        let none = "";
-        let (kind, account, tags, target, param, text, bot) = match event {
-            Event::Message {
-                verb,
-                target,
-                text,
-                client_tags,
-                account,
-                bot,
-                ..
-            } => {
-                let kind = match verb {
-                    Verb::Privmsg => Kind::Privmsg,
-                    Verb::Notice => Kind::Notice,
-                    // A TAGMSG is kept when it says something lasting (a
-                    // reaction, a reply), not when it only says "typing".
-                    Verb::Tagmsg if client_tags.as_deref().is_some_and(lasting_tags) => {
-                        Kind::Tagmsg
-                    }
-                    Verb::Tagmsg => return None,
-                };
-                if target.starts_with(['@', '+']) {
-                    return None;
-                }
-                let tags = client_tags.as_deref().unwrap_or(none);
-                (
-                    kind,
-                    account.as_deref(),
-                    tags,
-                    target.as_str(),
-                    none,
-                    text.as_deref(),
-                    *bot,
-                )
-            }
-            Event::Joined {
-                channel,
-                account,
-                realname,
-                ..
-            } => (
-                Kind::Join,
-                account.as_deref(),
-                none,
-                channel.as_str(),
-                none,
-                Some(realname.as_str()),
-                false,
-            ),
-            Event::Parted {
-                channel, reason, ..
-            } => (
-                Kind::Part,
-                None,
-                none,
-                channel.as_str(),
-                none,
-                reason.as_deref(),
-                false,
-            ),
-            Event::Kicked {
-                channel,
-                victim,
-                reason,
-                ..
-            } => (
-                Kind::Kick,
-                None,
-                none,
-                channel.as_str(),
-                victim.as_str(),
-                Some(reason.as_str()),
-                false,
-            ),
-            Event::TopicSet { channel, text, .. } => (
-                Kind::Topic,
-                None,
-                none,
-                channel.as_str(),
-                none,
-                Some(text.as_str()),
-                false,
-            ),
-            Event::Quit { reason, .. } => (
-                Kind::Quit,
-                None,
-                none,
-                none,
-                none,
-                Some(reason.as_str()),
-                false,
-            ),
-            Event::NickChanged { nick, .. } => {
-                (Kind::Nick, None, none, none, nick.as_str(), None, false)
-            }
-            _ => return None,
-        };
-        let source = match event {
-            Event::Message { source, .. }
-            | Event::Joined { source, .. }
-            | Event::Parted { source, .. }
-            | Event::Kicked { source, .. }
-            | Event::TopicSet { source, .. }
-            | Event::Quit { source, .. }
-            | Event::NickChanged { source, .. } => source.as_str(),
-            _ => return None,
-        };
-        let fields = [
-            msgid,
-            source,
-            account.unwrap_or(""),
-            tags,
-            target,
-            param,
-            text.unwrap_or(""),
-        ];
-        let mut data = String::with_capacity(fields.iter().map(|f| f.len() + 1).sum());
-        for (i, f) in fields.iter().enumerate() {
-            if i > 0 {
-                data.push('\0');
-            }
-            // No IRC line carries a NUL (the session refuses them); be safe anyway.
-            data.extend(f.chars().map(|c| if c == '\0' { ' ' } else { c }));
-        }
-        let flags = if bot { BOT } else { 0 } | if text.is_some() { HAS_TEXT } else { 0 };
-        Some(Entry {
-            time_ms,
-            sender,
-            data: Arc::from(data),
-            at,
-            kind,
-            flags,
-        })
-    }
-
-    fn field(&self, i: usize) -> &str {
-        self.data.split('\0').nth(i).unwrap_or("")
-    }
-
-    pub fn msgid(&self) -> &str {
-        self.field(MSGID)
-    }
-
-    pub fn source(&self) -> &str {
-        self.field(SOURCE)
-    }
-
-    /// The sender's nick, from its `nick!user@host`.
-    pub fn source_nick(&self) -> &str {
-        self.source().split('!').next().unwrap_or("")
-    }
-
-    pub fn account(&self) -> Option<&str> {
-        Some(self.field(ACCOUNT)).filter(|a| !a.is_empty())
-    }
-
-    pub fn target(&self) -> &str {
-        self.field(TARGET)
-    }
-
-    /// The event as it was announced, to be made into its line again.
-    pub fn event(&self) -> Event {
-        let s = |i| self.field(i).to_string();
-        let text = (self.flags & HAS_TEXT != 0).then(|| s(TEXT));
-        let source = s(SOURCE);
-        match self.kind {
-            Kind::Privmsg | Kind::Notice | Kind::Tagmsg => Event::Message {
-                verb: match self.kind {
-                    Kind::Privmsg => Verb::Privmsg,
-                    Kind::Notice => Verb::Notice,
-                    _ => Verb::Tagmsg,
-                },
-                source,
-                target: s(TARGET),
-                text,
-                client_tags: Some(s(TAGS)).filter(|t| !t.is_empty()),
-                msgid: s(MSGID),
-                account: self.account().map(str::to_string),
-                bot: self.flags & BOT != 0,
-                relay: None,
-            },
-            Kind::Join => Event::Joined {
-                channel: s(TARGET),
-                source,
-                account: self.account().map(str::to_string),
-                realname: text.unwrap_or_default(),
-            },
-            Kind::Part => Event::Parted {
-                channel: s(TARGET),
-                source,
-                reason: text,
-            },
-            Kind::Kick => Event::Kicked {
-                channel: s(TARGET),
-                source,
-                victim: s(PARAM),
-                reason: text.unwrap_or_default(),
-            },
-            Kind::Topic => Event::TopicSet {
-                channel: s(TARGET),
-                source,
-                text: text.unwrap_or_default(),
-            },
-            Kind::Quit => Event::Quit {
-                source,
-                reason: text.unwrap_or_default(),
-            },
-            Kind::Nick => Event::NickChanged {
-                source,
-                nick: s(PARAM),
-            },
-        }
-    }
-
-    /// The memory this entry holds: its slot and its shared text.
-    fn weight(&self) -> usize {
-        std::mem::size_of::<Entry>() + 2 * std::mem::size_of::<usize>() + self.data.len()
-    }
-}
-
-/// Client-only tags worth keeping: anything but typing notifications.
-fn lasting_tags(tags: &str) -> bool {
-    tags.split(';').any(|t| {
-        let name = t.split('=').next().unwrap_or("");
-        !matches!(name, "+typing" | "+draft/typing" | "")
-    })
-}
+pub use entry::{Entry, Kind};
 
 /// What every ring holds in total, for the memory figures and the tests.
 #[derive(Debug, Default)]
@@ -360,18 +66,32 @@ pub enum Query {
     Between(Selector, Selector),
 }
 
-/// A ring of entries, oldest first. Callers keep [`Counters`] true by
-/// passing them to every change, and [`Ring::clear`] one before it goes
-/// (a channel's ring goes with the channel: `drop_if_empty`,
-/// `destroy_channel`).
+/// A ring of entries, oldest first, bounded by the lines they count for
+/// (the newest entry stays even when it alone is over). Callers keep
+/// [`Counters`] true by passing them to every change, and [`Ring::clear`]
+/// one before it goes (a channel's ring goes with the channel:
+/// `drop_if_empty`, `destroy_channel`).
 #[derive(Debug, Default)]
 pub struct Ring {
     entries: VecDeque<Entry>,
+    /// The lines the entries count for ([`Entry::lines`]).
+    lines: usize,
 }
 
 impl Ring {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    fn pop_front(&mut self, counters: &Counters) {
+        if let Some(old) = self.entries.pop_front() {
+            self.forget(&old, counters);
+        }
+    }
+
+    fn forget(&mut self, e: &Entry, counters: &Counters) {
+        self.lines -= e.lines();
+        counters.sub(e);
     }
 
     /// Appends `e`, dropping the oldest beyond `lines`.
@@ -381,16 +101,15 @@ impl Ring {
             self.entries.reserve_exact(1);
         }
         counters.add(&e);
+        self.lines += e.lines();
         self.entries.push_back(e);
         self.trim(lines, counters);
     }
 
     /// Drops the oldest beyond `lines` (after a rehash lowered it).
     pub fn trim(&mut self, lines: usize, counters: &Counters) {
-        while self.entries.len() > lines.max(1) {
-            if let Some(old) = self.entries.pop_front() {
-                counters.sub(&old);
-            }
+        while self.lines > lines.max(1) && self.entries.len() > 1 {
+            self.pop_front(counters);
         }
     }
 
@@ -401,9 +120,7 @@ impl Ring {
             if now.saturating_sub(e.at) < max_age {
                 break;
             }
-            if let Some(old) = self.entries.pop_front() {
-                counters.sub(&old);
-            }
+            self.pop_front(counters);
         }
         if self.entries.capacity() > 16 && self.entries.len() * 4 < self.entries.capacity() {
             self.entries.shrink_to(self.entries.len() * 2);
@@ -416,6 +133,7 @@ impl Ring {
             counters.sub(&e);
         }
         self.entries = VecDeque::new();
+        self.lines = 0;
     }
 
     pub fn find(&self, msgid: &str) -> Option<&Entry> {
@@ -425,7 +143,7 @@ impl Ring {
     pub fn remove(&mut self, msgid: &str, counters: &Counters) -> Option<Entry> {
         let pos = self.entries.iter().rposition(|e| e.msgid() == msgid)?;
         let e = self.entries.remove(pos)?;
-        counters.sub(&e);
+        self.forget(&e, counters);
         Some(e)
     }
 
@@ -495,6 +213,7 @@ impl Ring {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::{Event, Multiline, MultilineLine, Verb};
 
     fn msg(i: u64, verb: Verb, tags: Option<&str>) -> Entry {
         let e = Event::Message {
@@ -600,12 +319,6 @@ mod tests {
         assert_eq!(r.latest(only_privmsg).map(Entry::msgid), Some("id4"));
     }
 
-    /// The slot of an entry stays small: its text is one shared allocation.
-    #[test]
-    fn an_entry_slot_is_forty_bytes() {
-        assert_eq!(std::mem::size_of::<Entry>(), 40);
-    }
-
     #[test]
     fn bounded_by_lines_and_age_and_counted() {
         let c = Counters::default();
@@ -627,40 +340,48 @@ mod tests {
         assert_eq!(c.get(), (0, 0));
     }
 
+    /// A multiline message counts for its lines: the ring holds no more
+    /// lines than plain messages would, and its newest entry always stays.
     #[test]
-    fn entries_give_back_their_event() {
-        let e = msg(1, Verb::Tagmsg, Some("+draft/react=x"));
-        assert_eq!(e.kind, Kind::Tagmsg);
-        match e.event() {
-            Event::Message {
-                client_tags, text, ..
-            } => {
-                assert_eq!(client_tags.as_deref(), Some("+draft/react=x"));
-                assert_eq!(text, None);
-            }
-            other => panic!("{other:?}"),
+    fn a_multiline_entry_counts_for_its_lines() {
+        let multi = |id: &str, n: usize| {
+            let e = Event::Multiline {
+                verb: Verb::Privmsg,
+                source: "a!u@h".into(),
+                target: "#c".into(),
+                body: Multiline {
+                    lines: (0..n)
+                        .map(|i| MultilineLine {
+                            concat: false,
+                            text: format!("line {i}"),
+                        })
+                        .collect(),
+                },
+                client_tags: None,
+                msgid: id.into(),
+                account: None,
+                bot: false,
+            };
+            Entry::of(&e, 0, 7, 0, id).unwrap()
+        };
+        let c = Counters::default();
+        let mut r = Ring::default();
+        for i in 0..6 {
+            r.push(msg(i, Verb::Privmsg, None), 10, &c);
         }
-        // Typing notifications and STATUSMSG are not kept.
-        let typing = Event::Message {
-            verb: Verb::Tagmsg,
-            source: "a!u@h".into(),
-            target: "#c".into(),
-            text: None,
-            client_tags: Some("+typing=active".into()),
-            msgid: "t".into(),
-            account: None,
-            bot: false,
-            relay: None,
-        };
-        assert!(Entry::of(&typing, 0, 1, 0, "t").is_none());
-        let part = Event::Parted {
-            channel: "#c".into(),
-            source: "a!u@h".into(),
-            reason: None,
-        };
-        let e = Entry::of(&part, 5, 1, 0, "p").unwrap();
-        assert!(matches!(e.event(), Event::Parted { reason: None, .. }));
-        assert_eq!((e.msgid(), e.source_nick()), ("p", "a"));
-        assert!(!format!("{e:?}").contains("a!u@h"));
+        r.push(multi("big", 7), 10, &c);
+        // 7 + 3 plain lines are 10: the three oldest went.
+        assert_eq!(
+            sel(&r, Query::Latest(None), 100),
+            ["id3", "id4", "id5", "big"]
+        );
+        let bytes = c.get().1;
+        assert!(bytes > 7 * "line 0".len(), "its text is counted: {bytes}");
+        r.push(multi("huge", 30), 10, &c);
+        assert_eq!(sel(&r, Query::Latest(None), 100), ["huge"], "kept alone");
+        r.push(msg(9, Verb::Privmsg, None), 10, &c);
+        assert_eq!(sel(&r, Query::Latest(None), 100), ["id9"]);
+        assert!(r.remove("id9", &c).is_some());
+        assert_eq!((r.lines, c.get()), (0, (0, 0)));
     }
 }

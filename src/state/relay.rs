@@ -2,6 +2,8 @@
 //! (`alice/matrix`), delivered as a PRIVMSG from `nick!relay@<bot's host>`
 //! with the bot's nick in the `draft/relaymsg` tag. The nick carries a
 //! separator that no real nick may have, so it can never pass for a user.
+//! It takes the path of every channel message (`State::speak`), so history
+//! keeps it under the relayed nick, with the relayer for the tag on replay.
 
 use super::{ClientRef, Delivery, Event, Refusal, State, Verb};
 
@@ -40,31 +42,29 @@ impl State {
         chanops: bool,
     ) -> Result<Delivery, RelayRefusal> {
         let id = client.id;
-        let a = self.channel_audience(client, channel, None, |ch| {
+        let check = |ch: &super::channel::Channel| {
             if privileged || (chanops && ch.is_op(id)) {
                 Ok(())
             } else {
                 Err(RelayRefusal::PrivsNeeded)
             }
-        })?;
-        let (relayer, host) = {
-            let i = client.info();
-            (i.nick.clone(), i.host.clone())
         };
-        Ok(Delivery::new(
-            Event::Message {
-                verb: Verb::Privmsg,
-                source: format!("{nick}!{RELAY_IDENT}@{host}"),
-                target: a.target,
-                text: Some(text.to_string()),
-                client_tags,
-                msgid: self.new_msgid(),
-                account: None,
-                bot: false,
-                relay: Some(relayer),
-            },
-            a.to,
-        )
-        .echo(echo))
+        self.speak(client, channel, None, check, |a| {
+            Delivery::new(
+                Event::Message {
+                    verb: Verb::Privmsg,
+                    source: format!("{nick}!{RELAY_IDENT}@{}", a.speaker.host),
+                    target: a.target,
+                    text: Some(text.to_string()),
+                    client_tags,
+                    msgid: self.new_msgid(),
+                    account: None,
+                    bot: false,
+                    relay: Some(a.speaker.nick.clone()),
+                },
+                a.to,
+            )
+            .echo(echo)
+        })
     }
 }
