@@ -20,5 +20,6 @@ mod parser_vectors;
 mod robustness;
 mod services;
 mod services_nick;
+mod slow;
 mod timers;
 mod websocket;
