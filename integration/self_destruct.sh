@@ -41,15 +41,15 @@ it_peer_expect alice ":irc\.test NOTICE #room :$NOTICE_RX" 10
 it_peer_expect alice ":irc\.test KICK #room alice :$KICK_RX" 10
 
 it_step "timings (peer transcript clock)"
-t_join=$(it_peer_time alice "^:wee!.* JOIN #room")
 t_mode=$(it_peer_time alice "MODE #room \\+E 5s$")
 t_notice=$(it_peer_time alice "^:irc\\.test NOTICE #room ")
 t_kick=$(it_peer_time alice "^:irc\\.test KICK #room alice ")
 sub() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", a-b}'; }
-# idle is counted from the last JOIN (or the MODE, whichever the server uses)
-it_check_between "notice - last JOIN" "$(sub "$t_notice" "$t_join")" 2.7 4.5
-it_check_between "kick - last JOIN" "$(sub "$t_kick" "$t_join")" 4.7 6.5
-it_check_between "kick - MODE +E" "$(sub "$t_kick" "$t_mode")" 0 6.0
+# The idle clock starts at MODE +E (the last activity; the JOINs came
+# before it, as long before as this script's own pace on a loaded machine
+# makes them). The upper bounds leave room for a slow peer's reading.
+it_check_between "notice - MODE +E" "$(sub "$t_notice" "$t_mode")" 2.9 4.0
+it_check_between "kick - MODE +E" "$(sub "$t_kick" "$t_mode")" 4.9 6.0
 it_check_between "kick - notice" "$(sub "$t_kick" "$t_notice")" 1.7 2.6
 
 it_step "irssi's screen: warning, then kick"
