@@ -421,3 +421,37 @@ async fn repeated_oper_failures_disconnect() {
         "{err:?}"
     );
 }
+
+/// Each OPER costs a bcrypt check: an address gets 3 failed attempts per
+/// 10 minutes whatever connections it opens (a soak found 4 clients
+/// reconnecting and guessing stalling everyone's round trips); past them
+/// OPER is refused at once, even with the right password, until the window
+/// ends.
+#[tokio::test(start_paused = true)]
+async fn failed_oper_attempts_are_counted_per_address() {
+    let hash = bcrypt::hash("right", 4).unwrap();
+    // Pings far apart: the clients sit through the 10-minute window.
+    let srv = start(&format!(
+        "[limits]\nping_interval = \"20m\"\nping_timeout = \"20m\"\n[[oper]]\nname = \"root\"\npassword = {hash:?}\n"
+    ))
+    .await;
+    let mut a = srv.user("guess1").await;
+    a.send("OPER root a").await;
+    a.expect("464").await;
+    let mut b = srv.user("guess2").await;
+    for guess in ["b", "c"] {
+        b.send(&format!("OPER nobody {guess}")).await;
+        b.expect("464").await;
+    }
+    // A third connection from the address: refused without a check.
+    let mut c = srv.user("real").await;
+    c.send("OPER root right").await;
+    let m = c.expect("491").await;
+    assert_eq!(
+        m.last(),
+        "Too many failed OPER attempts from your address; try again later"
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(601)).await;
+    c.send("OPER root right").await;
+    c.expect("381").await;
+}

@@ -29,24 +29,49 @@ pub fn oper(ctx: &mut Ctx, msg: &Message) {
             return;
         }
     }
+    // Each attempt costs a bcrypt check: an address that failed too often
+    // lately is refused at once, whatever connection it comes on.
+    if ctx.state.oper_throttled(client.ip) {
+        ctx.reply_text(
+            ERR_NOOPERHOST,
+            &[],
+            "Too many failed OPER attempts from your address; try again later",
+        );
+        count_failure(ctx);
+        return;
+    }
     // An unknown name is checked against a dummy hash, so that the answer
     // takes as long as for a real one (no enumerating oper names by timing).
+    // The dummy is made in the job too (its first use hashes): never on an
+    // async thread.
     let password = zeroize::Zeroizing::new(password.to_string());
-    let known = oper.is_some();
-    let hash = oper.map(|o| o.hash).unwrap_or_else(|| DUMMY_HASH.clone());
+    let hash = oper.map(|o| o.hash);
     ctx.blocking(
-        move || bcrypt::verify(password.as_bytes(), &hash).unwrap_or(false) && known,
+        move || match &hash {
+            Some(h) => bcrypt::verify(password.as_bytes(), h).unwrap_or(false),
+            None => {
+                let _ = bcrypt::verify(password.as_bytes(), &DUMMY_HASH);
+                false
+            }
+        },
         move |ctx, ok| finish(ctx, &name, ok),
     );
+}
+
+/// A failed attempt on this connection, which ends it after a few.
+fn count_failure(ctx: &mut Ctx) {
+    ctx.session.oper_failures += 1;
+    if ctx.session.oper_failures >= MAX_OPER_FAILURES {
+        ctx.session.quit = Some("Too many failed OPER attempts".into());
+    }
 }
 
 fn finish(ctx: &mut Ctx, name: &str, ok: bool) {
     if !ok {
         ctx.reply(ERR_PASSWDMISMATCH, &[]);
-        ctx.session.oper_failures += 1;
-        if ctx.session.oper_failures >= MAX_OPER_FAILURES {
-            ctx.session.quit = Some("Too many failed OPER attempts".into());
-        }
+        let ip = ctx.client().ip;
+        ctx.state.note_oper_failure(ip);
+        count_failure(ctx);
         return;
     }
     let client = ctx.client().clone();

@@ -13,7 +13,7 @@
 //! Lock order (acquire only strictly higher tiers while holding a lock; never
 //! hold any across `.await`; all are `parking_lot` locks, which a panic does
 //! not poison):
-//!   0. `monitors`, `hosts`, `bans`, `whowas`, `markers`, `dms` (each
+//!   0. `monitors`, `hosts`, `bans`, `whowas`, `markers`, `dms`, `oper_failures` (each
 //!      taken alone)
 //!   1. `nicks`   2. `channels` (the registry map)   3. one `Channel`
 //!   4. one client's `info`   5. one client's `SendQ`
@@ -39,6 +39,7 @@ mod markers;
 mod modes;
 mod monitor;
 mod multiline;
+mod oper_guard;
 mod registered;
 mod relay;
 pub mod sendq;
@@ -140,6 +141,8 @@ pub struct State {
     open: AtomicUsize,
     /// K-lines and D-lines in force. Lock tier 0.
     bans: Mutex<bans::Bans>,
+    /// Failed OPER attempts per address (oper_guard.rs). Lock tier 0.
+    oper_failures: Mutex<oper_guard::OperFailures>,
 }
 
 impl State {
@@ -167,6 +170,7 @@ impl State {
             history_epoch: tokio::time::Instant::now(),
             open: AtomicUsize::new(0),
             bans: Mutex::default(),
+            oper_failures: Mutex::default(),
         }
     }
 

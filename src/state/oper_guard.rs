@@ -1,0 +1,61 @@
+//! Failed OPER attempts per address: each costs a bcrypt check (a quarter
+//! of a second of CPU at the default cost), so an address gets a few per
+//! window, whatever connections it opens; past them OPER is refused at once,
+//! with no hash computed. IPv6 addresses count per /64.
+
+use std::{collections::HashMap, net::IpAddr, time::Duration};
+
+use tokio::time::Instant;
+
+use super::State;
+
+/// Failed attempts an address gets per window.
+pub const OPER_FAILURES_PER_ADDRESS: u32 = 3;
+/// The window they are counted in.
+pub const OPER_FAILURE_WINDOW: Duration = Duration::from_secs(600);
+/// Addresses remembered at most (expired ones are dropped first).
+const MAX_ENTRIES: usize = 10_000;
+
+/// Per address: when its window started, the failures in it.
+pub(super) type OperFailures = HashMap<IpAddr, (Instant, u32)>;
+
+fn key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+    }
+}
+
+impl State {
+    /// Has `ip` used up its failed OPER attempts for now?
+    pub fn oper_throttled(&self, ip: IpAddr) -> bool {
+        let now = Instant::now();
+        self.oper_failures
+            .lock()
+            .get(&key(ip))
+            .is_some_and(|&(start, n)| {
+                now.duration_since(start) < OPER_FAILURE_WINDOW && n >= OPER_FAILURES_PER_ADDRESS
+            })
+    }
+
+    /// Counts a failed OPER attempt from `ip`.
+    pub fn note_oper_failure(&self, ip: IpAddr) {
+        let now = Instant::now();
+        let mut f = self.oper_failures.lock();
+        if f.len() >= MAX_ENTRIES {
+            f.retain(|_, (start, _)| now.duration_since(*start) < OPER_FAILURE_WINDOW);
+            if f.len() >= MAX_ENTRIES {
+                // Still full of live windows: forget the oldest half.
+                let mut starts: Vec<Instant> = f.values().map(|&(s, _)| s).collect();
+                starts.sort_unstable();
+                let cut = starts[starts.len() / 2];
+                f.retain(|_, (start, _)| *start > cut);
+            }
+        }
+        let w = f.entry(key(ip)).or_insert((now, 0));
+        if now.duration_since(w.0) >= OPER_FAILURE_WINDOW {
+            *w = (now, 0);
+        }
+        w.1 += 1;
+    }
+}
