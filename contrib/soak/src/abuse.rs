@@ -1,6 +1,8 @@
 //! The abuse benchmark: background residents talking, the observer timing
 //! its round trip, and phases quiet, flood, quiet, slow, quiet, storm, quiet,
-//! garbage (repeated `rounds` times, then a last quiet). Each abuse phase's
+//! garbage, quiet, oper (repeated `rounds` times, then a last quiet). The
+//! garbage phase leaves OPER out (`--garbage-skip`, default "OPER"): wrong
+//! OPER attempts cost a bcrypt each and have their own phase. Each abuse phase's
 //! p99 is compared with the mean of the p99s of the quiet phases before and
 //! after it.
 
@@ -52,12 +54,21 @@ pub fn run(a: &Args) -> bool {
     let garbage_rate: f64 = a.get("garbage-rate", 5.0);
     let storm_rate: f64 = a.get("storm-rate", 500.0);
     let storm_inflight: usize = a.get("storm-inflight", 64);
+    let opers: u32 = a.get("opers", 4);
     let limit: f64 = a.get("limit", 1.10);
     let chans = residents.div_ceil(per_chan);
-    let busy: String = (0..chans).map(|i| format!("#r{i}")).collect::<Vec<_>>().join(",");
+    let busy: String = (0..chans)
+        .map(|i| format!("#r{i}"))
+        .collect::<Vec<_>>()
+        .join(",");
 
     let rt = runtime();
-    let skip: Vec<String> = a.s("garbage-skip", "").split(',').filter(|x| !x.is_empty()).map(String::from).collect();
+    let skip: Vec<String> = a
+        .s("garbage-skip", "OPER")
+        .split(',')
+        .filter(|x| !x.is_empty())
+        .map(String::from)
+        .collect();
     let ctx = Ctx::new(addr, residents, per_chan, skip);
     if !start_residents(&rt, &ctx, every, pad) {
         return false;
@@ -69,7 +80,10 @@ pub fn run(a: &Args) -> bool {
 
     let mut plan: Vec<(u32, &'static str)> = Vec::new();
     for r in 1..=rounds {
-        for p in ["quiet", "flood", "quiet", "slow", "quiet", "storm", "quiet", "garbage"] {
+        for p in [
+            "quiet", "flood", "quiet", "slow", "quiet", "storm", "quiet", "garbage", "quiet",
+            "oper",
+        ] {
             plan.push((r, p));
         }
     }
@@ -78,10 +92,21 @@ pub fn run(a: &Args) -> bool {
     let counters = |c: &workers::Counters| -> Vec<u64> {
         let g = |x: &AtomicU64| x.load(Relaxed);
         vec![
-            g(&c.flood_sessions), g(&c.flood_lines), g(&c.flood_killed), g(&c.slow_sessions),
-            g(&c.slow_dropped), g(&c.storm_attempts), g(&c.storm_refused), g(&c.storm_accepted),
-            g(&c.storm_other) + g(&c.storm_connect_err), g(&c.garbage_sessions),
-            g(&c.garbage_lines), g(&c.garbage_killed), g(&c.abuse_refused),
+            g(&c.flood_sessions),
+            g(&c.flood_lines),
+            g(&c.flood_killed),
+            g(&c.slow_sessions),
+            g(&c.slow_dropped),
+            g(&c.storm_attempts),
+            g(&c.storm_refused),
+            g(&c.storm_accepted),
+            g(&c.storm_other) + g(&c.storm_connect_err),
+            g(&c.garbage_sessions),
+            g(&c.garbage_lines),
+            g(&c.garbage_killed),
+            g(&c.abuse_refused),
+            g(&c.oper_sessions),
+            g(&c.oper_lines),
         ]
     };
     for (round, name) in plan {
@@ -92,21 +117,43 @@ pub fn run(a: &Args) -> bool {
         match name {
             "flood" => {
                 for id in 0..flooders {
-                    tasks.push(rt.spawn(workers::flooder(ctx.clone(), id + 1000 * round, "#r0".into())));
+                    tasks.push(rt.spawn(workers::flooder(
+                        ctx.clone(),
+                        id + 1000 * round,
+                        "#r0".into(),
+                    )));
                 }
             }
             "slow" => {
                 for id in 0..slow {
-                    tasks.push(rt.spawn(workers::slow_reader(ctx.clone(), id + 1000 * round, busy.clone())));
+                    tasks.push(rt.spawn(workers::slow_reader(
+                        ctx.clone(),
+                        id + 1000 * round,
+                        busy.clone(),
+                    )));
                 }
             }
             "storm" => {
                 let from = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
-                tasks.push(rt.spawn(workers::storm(ctx.clone(), from, storm_rate, storm_inflight)));
+                tasks.push(rt.spawn(workers::storm(
+                    ctx.clone(),
+                    from,
+                    storm_rate,
+                    storm_inflight,
+                )));
             }
             "garbage" => {
                 for id in 0..garbage {
-                    tasks.push(rt.spawn(workers::garbage(ctx.clone(), id + 1000 * round, garbage_rate)));
+                    tasks.push(rt.spawn(workers::garbage(
+                        ctx.clone(),
+                        id + 1000 * round,
+                        garbage_rate,
+                    )));
+                }
+            }
+            "oper" => {
+                for id in 0..opers {
+                    tasks.push(rt.spawn(workers::oper_guesser(ctx.clone(), id)));
                 }
             }
             _ => {}
@@ -120,10 +167,27 @@ pub fn run(a: &Args) -> bool {
         let after = counters(&ctx.c);
         let d: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
         let note = match name {
-            "flood" => format!("{} sessions, {} lines written, {} ended by ERROR, {} refused", d[0], d[1], d[2], d[12]),
+            "flood" => format!(
+                "{} sessions, {} lines written, {} ended by ERROR, {} refused",
+                d[0], d[1], d[2], d[12]
+            ),
             "slow" => format!("{} sessions, {} dropped by the server", d[3], d[4]),
-            "storm" => format!("{} attempts ({:.0}/s), {} refused, {} registered, {} other", d[5], d[5] as f64 / phase.as_secs_f64(), d[6], d[7], d[8]),
-            "garbage" => format!("{} sessions, {} lines, {} ended by ERROR, {} refused", d[9], d[10], d[11], d[12]),
+            "storm" => format!(
+                "{} attempts ({:.0}/s), {} refused, {} registered, {} other",
+                d[5],
+                d[5] as f64 / phase.as_secs_f64(),
+                d[6],
+                d[7],
+                d[8]
+            ),
+            "garbage" => format!(
+                "{} sessions, {} lines, {} ended by ERROR, {} refused",
+                d[9], d[10], d[11], d[12]
+            ),
+            "oper" => format!(
+                "{} sessions, {} OPER lines, {} refused",
+                d[13], d[14], d[12]
+            ),
             _ => String::new(),
         };
         let (w, lost) = obs_window(&ctx, t0, t1);
@@ -141,7 +205,15 @@ pub fn run(a: &Args) -> bool {
         };
         eprintln!(
             "round {} {:8} p50 {} ms p99 {} ms (n={}) server {:.0}% others {:.0}% load {:.2} {}",
-            p.round, p.name, ms(p.p50), ms(p.p99), p.samples, p.cpu.server, p.cpu.others, p.load, p.note
+            p.round,
+            p.name,
+            ms(p.p50),
+            ms(p.p99),
+            p.samples,
+            p.cpu.server,
+            p.cpu.others,
+            p.load,
+            p.note
         );
         phases.push(p);
         // Not counted: the abusers' sockets closing.
@@ -150,9 +222,23 @@ pub fn run(a: &Args) -> bool {
     obs_stop.store(true, Relaxed);
 
     let mut out = String::new();
-    let _ = writeln!(out, "\n## Phases ({} s each, observer every {} ms, {} residents in {} channels each sending every {} ms)\n", phase.as_secs(), obs_every.as_millis(), residents, chans, every.as_millis());
-    let _ = writeln!(out, "| round | phase | samples | lost | p50 (ms) | p99 (ms) | max (ms) | p99 / quiet around | server CPU | tool CPU | others' CPU | CPU0 busy | CPU1 busy | load 1m | abuse |");
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        out,
+        "\n## Phases ({} s each, observer every {} ms, {} residents in {} channels each sending every {} ms)\n",
+        phase.as_secs(),
+        obs_every.as_millis(),
+        residents,
+        chans,
+        every.as_millis()
+    );
+    let _ = writeln!(
+        out,
+        "| round | phase | samples | lost | p50 (ms) | p99 (ms) | max (ms) | p99 / quiet around | server CPU | tool CPU | others' CPU | CPU0 busy | CPU1 busy | load 1m | abuse |"
+    );
+    let _ = writeln!(
+        out,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
     let mut ratios: Vec<(&str, f64, f64)> = Vec::new();
     for (i, p) in phases.iter().enumerate() {
         let ratio = if p.name != "quiet" && i > 0 && i + 1 < phases.len() {
@@ -167,32 +253,86 @@ pub fn run(a: &Args) -> bool {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {:.0} % | {:.0} % | {:.0} % | {:.0} % | {:.0} % | {:.2} | {} |",
-            p.round, p.name, p.samples, p.lost, ms(p.p50), ms(p.p99), ms(p.max), ratio,
-            p.cpu.server, p.cpu.tool, p.cpu.others, p.cpu.cpu0_busy, p.cpu.cpu1_busy, p.load, p.note
+            p.round,
+            p.name,
+            p.samples,
+            p.lost,
+            ms(p.p50),
+            ms(p.p99),
+            ms(p.max),
+            ratio,
+            p.cpu.server,
+            p.cpu.tool,
+            p.cpu.others,
+            p.cpu.cpu0_busy,
+            p.cpu.cpu1_busy,
+            p.load,
+            p.note
         );
     }
-    let mut quiet: Vec<u64> = phases.iter().filter(|p| p.name == "quiet").map(|p| p.p99).collect();
+    let mut quiet: Vec<u64> = phases
+        .iter()
+        .filter(|p| p.name == "quiet")
+        .map(|p| p.p99)
+        .collect();
     quiet.sort_unstable();
-    let _ = writeln!(out, "\nQuiet p99 across the {} quiet phases: min {} ms, median {} ms, max {} ms.", quiet.len(), ms(quiet[0]), ms(quiet[quiet.len() / 2]), ms(quiet[quiet.len() - 1]));
+    let _ = writeln!(
+        out,
+        "\nQuiet p99 across the {} quiet phases: min {} ms, median {} ms, max {} ms.",
+        quiet.len(),
+        ms(quiet[0]),
+        ms(quiet[quiet.len() / 2]),
+        ms(quiet[quiet.len() - 1])
+    );
     let _ = writeln!(out, "\n## Abuse p99 / quiet p99 around it, per round\n");
-    let _ = writeln!(out, "| abuse | rounds (p99 ratio) | median | spread (max - min) | p50 ratios | within {:.0} % (median) |", (limit - 1.0) * 100.0);
+    let _ = writeln!(
+        out,
+        "| abuse | rounds (p99 ratio) | median | spread (max - min) | p50 ratios | within {:.0} % (median) |",
+        (limit - 1.0) * 100.0
+    );
     let _ = writeln!(out, "|---|---|---|---|---|---|");
     let mut ok = true;
-    for name in ["flood", "slow", "storm", "garbage"] {
+    for name in ["flood", "slow", "storm", "garbage", "oper"] {
         let mut r: Vec<f64> = ratios.iter().filter(|x| x.0 == name).map(|x| x.1).collect();
-        let r50: Vec<String> = ratios.iter().filter(|x| x.0 == name).map(|x| format!("{:.3}", x.2)).collect();
+        let r50: Vec<String> = ratios
+            .iter()
+            .filter(|x| x.0 == name)
+            .map(|x| format!("{:.3}", x.2))
+            .collect();
         let shown: Vec<String> = r.iter().map(|x| format!("{x:.3}")).collect();
         r.sort_by(f64::total_cmp);
         let med = r[r.len() / 2];
         let pass = med <= limit;
         ok &= pass;
-        let _ = writeln!(out, "| {name} | {} | {med:.3} | {:.3} | {} | {} |", shown.join(", "), r[r.len() - 1] - r[0], r50.join(", "), if pass { "PASS" } else { "FAIL" });
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {med:.3} | {:.3} | {} | {} |",
+            shown.join(", "),
+            r[r.len() - 1] - r[0],
+            r50.join(", "),
+            if pass { "PASS" } else { "FAIL" }
+        );
     }
     let lost: u64 = phases.iter().map(|p| p.lost).sum();
-    let res_lost = ctx.resident_expected().saturating_sub(ctx.c.resident_recv.load(Relaxed));
-    let _ = writeln!(out, "\nObserver messages lost (no echo within 5 s): {lost}. Resident messages not yet received at the end (in flight, no drain): {res_lost}; gaps {}, duplicates {}, residents dropped {}.", ctx.c.resident_gaps.load(Relaxed), ctx.c.resident_dups.load(Relaxed), ctx.c.resident_dropped.load(Relaxed));
-    let mut errs: Vec<(String, u64)> = ctx.c.errors_seen.lock().unwrap().iter().map(|(k, v)| (k.clone(), *v)).collect();
-    errs.sort_by(|a, b| b.1.cmp(&a.1));
+    let res_lost = ctx
+        .resident_expected()
+        .saturating_sub(ctx.c.resident_recv.load(Relaxed));
+    let _ = writeln!(
+        out,
+        "\nObserver messages lost (no echo within 5 s): {lost}. Resident messages not yet received at the end (in flight, no drain): {res_lost}; gaps {}, duplicates {}, residents dropped {}.",
+        ctx.c.resident_gaps.load(Relaxed),
+        ctx.c.resident_dups.load(Relaxed),
+        ctx.c.resident_dropped.load(Relaxed)
+    );
+    let mut errs: Vec<(String, u64)> = ctx
+        .c
+        .errors_seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
+    errs.sort_by_key(|e| std::cmp::Reverse(e.1));
     let _ = writeln!(out, "\nERROR lines the abusers received, by reason:\n");
     for (k, v) in errs {
         let _ = writeln!(out, "- {v} x `{}`", k.trim());

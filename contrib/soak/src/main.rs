@@ -8,7 +8,7 @@
 //! well-behaved observer's round trip; exits 1 when a criterion fails.
 //! `abuse`: the observer's round trip with background traffic, in quiet
 //! phases interleaved with flood, slow-reader, connection-storm and garbage
-//! phases; exits 1 when an abuse phase's p99 is more than 10 % above the
+//! phases (and OPER guessing); exits 1 when an abuse phase's p99 is more than 10 % above the
 //! quiet phases around it (median over the rounds).
 //! Every option is listed by `ircd-soak help`.
 
@@ -50,7 +50,8 @@ soak:    --duration 600 (s)  --warmup 120 (s)  --sample 5 (s)
 abuse:   --residents 200  --per-chan 20  --every-ms 500  --pad 40
          --phase 20 (s)  --gap 2 (s, not counted)  --rounds 3  --obs-ms 10
          --flooders 4  --slow 20  --garbage 10  --garbage-rate 5
-         --storm-rate 500  --storm-inflight 64  --limit 1.10
+         --storm-rate 500  --storm-inflight 64  --opers 4  --limit 1.10
+         (abuse: --garbage-skip defaults to OPER, which has its own phase)
 ";
 
 fn main() {

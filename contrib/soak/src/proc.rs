@@ -46,7 +46,11 @@ fn cpu_ticks(path: &str) -> u64 {
         return 0;
     };
     let f: Vec<&str> = rest.split_whitespace().collect();
-    let g = |i: usize| f.get(i - 3).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let g = |i: usize| {
+        f.get(i - 3)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     g(14) + g(15)
 }
 

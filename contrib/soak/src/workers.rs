@@ -54,6 +54,8 @@ pub struct Counters {
     pub garbage_sessions: AtomicU64,
     pub garbage_lines: AtomicU64,
     pub garbage_killed: AtomicU64,
+    pub oper_sessions: AtomicU64,
+    pub oper_lines: AtomicU64,
     pub storm_attempts: AtomicU64,
     pub storm_refused: AtomicU64,
     pub storm_accepted: AtomicU64,
@@ -69,7 +71,11 @@ impl Counters {
             .rsplit_once('(')
             .map(|x| x.1.trim_end_matches(')'))
             .unwrap_or(l);
-        let why: String = why.chars().filter(|c| !c.is_ascii_digit()).take(60).collect();
+        let why: String = why
+            .chars()
+            .filter(|c| !c.is_ascii_digit())
+            .take(60)
+            .collect();
         *self.errors_seen.lock().unwrap().entry(why).or_default() += 1;
     }
 }
@@ -91,7 +97,12 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(addr: SocketAddr, residents: u32, per_chan: u32, garbage_skip: Vec<String>) -> Arc<Self> {
+    pub fn new(
+        addr: SocketAddr,
+        residents: u32,
+        per_chan: u32,
+        garbage_skip: Vec<String>,
+    ) -> Arc<Self> {
         Arc::new(Ctx {
             garbage_skip,
             addr,
@@ -129,7 +140,11 @@ impl Ctx {
 
 /// `:nick!… PRIVMSG #target :text` → (nick, target, text).
 fn privmsg(l: &str) -> Option<(&str, &str, &str)> {
-    let l = if l.starts_with('@') { l.split_once(' ')?.1 } else { l };
+    let l = if l.starts_with('@') {
+        l.split_once(' ')?.1
+    } else {
+        l
+    };
     let rest = l.strip_prefix(':')?;
     let (src, rest) = rest.split_once(' ')?;
     let rest = rest.strip_prefix("PRIVMSG ")?;
@@ -152,8 +167,7 @@ pub async fn resident(ctx: Arc<Ctx>, id: u32, every: Duration, pad: usize) {
         }
     };
     let joined = c.send(&format!("JOIN {chan}")).await.is_ok()
-        && c
-            .until(Instant::now() + REG_WAIT, |_| {}, |l| command(l) == "366")
+        && c.until(Instant::now() + REG_WAIT, |_| {}, |l| command(l) == "366")
             .await
             .unwrap_or(false);
     if !joined {
@@ -221,7 +235,15 @@ pub async fn churner(ctx: Arc<Ctx>, id: u32, res_chans: u32, churn_chans: u32) {
         cycle += 1;
         sleep(rng.ms(0, 2000)).await;
         let nick = format!("c{id}x{cycle}");
-        let mut c = match register(ctx.addr, SockOpts::default(), &nick, &["echo-message"], REG_WAIT).await {
+        let mut c = match register(
+            ctx.addr,
+            SockOpts::default(),
+            &nick,
+            &["echo-message"],
+            REG_WAIT,
+        )
+        .await
+        {
             Ok(c) => c,
             Err(_) => {
                 ctx.c.churn_failed.fetch_add(1, Relaxed);
@@ -271,12 +293,16 @@ async fn churn_once(
     let mut ends = 0;
     let nick0 = c.nick.clone();
     if !c
-        .until(Instant::now() + wait, |_| {}, |l| {
-            if command(l) == "366" {
-                ends += 1;
-            }
-            ends == chans.len()
-        })
+        .until(
+            Instant::now() + wait,
+            |_| {},
+            |l| {
+                if command(l) == "366" {
+                    ends += 1;
+                }
+                ends == chans.len()
+            },
+        )
         .await?
     {
         return Err(io::Error::other("join timeout"));
@@ -290,9 +316,11 @@ async fn churn_once(
         ctx.c.churn_sent.fetch_add(1, Relaxed);
         let me = format!(":{}!", c.nick);
         let got = c
-            .until(Instant::now() + wait, |_| {}, |l| {
-                l.starts_with(&me) && privmsg(l).is_some_and(|(_, _, t)| t == text)
-            })
+            .until(
+                Instant::now() + wait,
+                |_| {},
+                |l| l.starts_with(&me) && privmsg(l).is_some_and(|(_, _, t)| t == text),
+            )
             .await?;
         if got {
             ctx.c.churn_echoed.fetch_add(1, Relaxed);
@@ -300,22 +328,29 @@ async fn churn_once(
             ctx.c.churn_missing.fetch_add(1, Relaxed);
         }
         // Linger a little (reading) between messages.
-        let _ = c.until(Instant::now() + rng.ms(500, 3000), |_| {}, |_| false).await?;
+        let _ = c
+            .until(Instant::now() + rng.ms(500, 3000), |_| {}, |_| false)
+            .await?;
     }
     let new = format!("n{id}y{cycle}");
     c.send(&format!("NICK {new}")).await?;
     let pat = format!(":{}!", c.nick);
     let ok = c
-        .until(Instant::now() + wait, |_| {}, |l| {
-            l.starts_with(&pat) && command(l) == "NICK"
-        })
+        .until(
+            Instant::now() + wait,
+            |_| {},
+            |l| l.starts_with(&pat) && command(l) == "NICK",
+        )
         .await?;
     if !ok {
         return Err(io::Error::other("nick timeout"));
     }
     c.nick = new;
     c.send(&format!("WHO {}", chans[0])).await?;
-    if !c.until(Instant::now() + wait, |_| {}, |l| command(l) == "315").await? {
+    if !c
+        .until(Instant::now() + wait, |_| {}, |l| command(l) == "315")
+        .await?
+    {
         return Err(io::Error::other("who timeout"));
     }
     c.send(&format!("PART {} :bye", chans[0])).await?;
@@ -338,7 +373,15 @@ async fn churn_once(
 /// until its echo comes back. Runs until `stop`.
 pub async fn observer(ctx: Arc<Ctx>, chan: String, every: Duration, stop: Arc<AtomicBool>) {
     let mut c = loop {
-        match register(ctx.addr, SockOpts::default(), "obs", &["echo-message"], REG_WAIT).await {
+        match register(
+            ctx.addr,
+            SockOpts::default(),
+            "obs",
+            &["echo-message"],
+            REG_WAIT,
+        )
+        .await
+        {
             Ok(c) => break c,
             Err(_) => sleep(Duration::from_millis(500)).await,
         }
@@ -359,9 +402,11 @@ pub async fn observer(ctx: Arc<Ctx>, chan: String, every: Duration, stop: Arc<At
             break;
         }
         let got = c
-            .until(t + Duration::from_secs(5), |_| {}, |l| {
-                l.starts_with(":obs!") && privmsg(l).is_some_and(|(_, _, x)| x == text)
-            })
+            .until(
+                t + Duration::from_secs(5),
+                |_| {},
+                |l| l.starts_with(":obs!") && privmsg(l).is_some_and(|(_, _, x)| x == text),
+            )
             .await;
         let at = ctx.t0.elapsed().as_secs_f64();
         let rtt = match got {
@@ -386,7 +431,11 @@ pub async fn flooder(ctx: Arc<Ctx>, id: u32, chan: String) {
     loop {
         n += 1;
         let nick = format!("f{id}x{n}");
-        let o = SockOpts { bind: Some(ctx.abuse_ip(1, id)), rst_close: true, ..Default::default() };
+        let o = SockOpts {
+            bind: Some(ctx.abuse_ip(1, id)),
+            rst_close: true,
+            ..Default::default()
+        };
         // A pause between sessions, longer after a refusal (throttled), so
         // a flooder is a flood and not also a connection storm.
         sleep(Duration::from_millis(50)).await;
@@ -402,7 +451,10 @@ pub async fn flooder(ctx: Arc<Ctx>, id: u32, chan: String) {
         let Conn { mut r, mut w, .. } = c;
         let mut batch = format!("JOIN {chan}\r\n").into_bytes();
         for i in 0..64 {
-            batch.extend_from_slice(format!("PRIVMSG {chan} :flood {i} aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n").as_bytes());
+            batch.extend_from_slice(
+                format!("PRIVMSG {chan} :flood {i} aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n")
+                    .as_bytes(),
+            );
         }
         let write = async {
             loop {
@@ -453,7 +505,11 @@ pub async fn slow_reader(ctx: Arc<Ctx>, id: u32, chans: String) {
     let mut n = 0u64;
     loop {
         n += 1;
-        let o = SockOpts { bind: Some(ctx.abuse_ip(2, id)), rcvbuf: Some(4096), rst_close: true };
+        let o = SockOpts {
+            bind: Some(ctx.abuse_ip(2, id)),
+            rcvbuf: Some(4096),
+            rst_close: true,
+        };
         let Ok(st) = connect(ctx.addr, o).await else {
             sleep(Duration::from_millis(500)).await;
             continue;
@@ -477,26 +533,86 @@ pub async fn slow_reader(ctx: Arc<Ctx>, id: u32, chans: String) {
 /// Lines that are wrong in every way a parser can be surprised.
 fn garbage_line(rng: &mut Rng) -> Vec<u8> {
     const FIXED: &[&str] = &[
-        "", " ", ":", "::", ":x", "@", "@ ", "@a", "@=;=; PING x", "@+a!b=1;+é;+ TAGMSG #g",
-        "PRIVMSG", "PRIVMSG #g", "PRIVMSG :", "NOTICE * :", "JOIN ,,,,", "JOIN :",
-        "JOIN #a b c d e f g h i j k l m n o p", "MODE #g +l :5 6", "MODE #g +l 99999999999",
-        "MODE #g +bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb a b c d", "MODE * +o",
-        "WHO :a b", "WHO ::ab", "WHOIS ,,,,", "WHOWAS :a b", "LIST é", "LIST >-1,<99999999999",
-        "NICK :", "NICK é", "NICK :a b", "NICK #x", "USER", "USER a", "CAP", "CAP LS 99999",
-        "CAP REQ :sasl sasl sasl -", "CAP REQ :é", "AUTHENTICATE", "AUTHENTICATE +",
-        "AUTHENTICATE PLAIN", "AUTHENTICATE ====", "TAGMSG #g", "KICK #g r1 :x", "TOPIC #g :x",
-        "PART #nope :x", "INVITE r1 #nope", "PING", "PONG", "PONG :x y z",
-        "CHATHISTORY LATEST #g * 999999", "CHATHISTORY BETWEEN #g timestamp=x msgid=y 5",
-        "MONITOR + a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q,r,s,t,u,v,w,x,y,z", "MONITOR S",
-        "BATCH +x draft/multiline #g", "BATCH -y", "MARKREAD #g timestamp=2020",
-        "RELAYMSG #g a/b :hi", "OPER a b", "KLINE 1 a@b :x", "DLINE 1 1.2.3.4 :x",
-        "STATS k", "TESTLINE *@*", "HELP :a b", "NAMES ,,,", "AWAY :", "SETNAME :",
-        "WEBIRC a b c d", "PASS", "SQUIT x", "REHASH", "DIE", "\u{1}ACTION\u{1}",
-        "PRIVMSG #g :\u{1}DCC SEND x 0 0 0\u{1}", "PRIVMSG ,,,,, :x",
+        "",
+        " ",
+        ":",
+        "::",
+        ":x",
+        "@",
+        "@ ",
+        "@a",
+        "@=;=; PING x",
+        "@+a!b=1;+é;+ TAGMSG #g",
+        "PRIVMSG",
+        "PRIVMSG #g",
+        "PRIVMSG :",
+        "NOTICE * :",
+        "JOIN ,,,,",
+        "JOIN :",
+        "JOIN #a b c d e f g h i j k l m n o p",
+        "MODE #g +l :5 6",
+        "MODE #g +l 99999999999",
+        "MODE #g +bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb a b c d",
+        "MODE * +o",
+        "WHO :a b",
+        "WHO ::ab",
+        "WHOIS ,,,,",
+        "WHOWAS :a b",
+        "LIST é",
+        "LIST >-1,<99999999999",
+        "NICK :",
+        "NICK é",
+        "NICK :a b",
+        "NICK #x",
+        "USER",
+        "USER a",
+        "CAP",
+        "CAP LS 99999",
+        "CAP REQ :sasl sasl sasl -",
+        "CAP REQ :é",
+        "AUTHENTICATE",
+        "AUTHENTICATE +",
+        "AUTHENTICATE PLAIN",
+        "AUTHENTICATE ====",
+        "TAGMSG #g",
+        "KICK #g r1 :x",
+        "TOPIC #g :x",
+        "PART #nope :x",
+        "INVITE r1 #nope",
+        "PING",
+        "PONG",
+        "PONG :x y z",
+        "CHATHISTORY LATEST #g * 999999",
+        "CHATHISTORY BETWEEN #g timestamp=x msgid=y 5",
+        "MONITOR + a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q,r,s,t,u,v,w,x,y,z",
+        "MONITOR S",
+        "BATCH +x draft/multiline #g",
+        "BATCH -y",
+        "MARKREAD #g timestamp=2020",
+        "RELAYMSG #g a/b :hi",
+        "OPER a b",
+        "KLINE 1 a@b :x",
+        "DLINE 1 1.2.3.4 :x",
+        "STATS k",
+        "TESTLINE *@*",
+        "HELP :a b",
+        "NAMES ,,,",
+        "AWAY :",
+        "SETNAME :",
+        "WEBIRC a b c d",
+        "PASS",
+        "SQUIT x",
+        "REHASH",
+        "DIE",
+        "\u{1}ACTION\u{1}",
+        "PRIVMSG #g :\u{1}DCC SEND x 0 0 0\u{1}",
+        "PRIVMSG ,,,,, :x",
     ];
     match rng.below(10) {
         0..=5 => {
-            let mut v = FIXED[rng.below(FIXED.len() as u64) as usize].as_bytes().to_vec();
+            let mut v = FIXED[rng.below(FIXED.len() as u64) as usize]
+                .as_bytes()
+                .to_vec();
             v.extend_from_slice(b"\r\n");
             v
         }
@@ -509,7 +625,11 @@ fn garbage_line(rng: &mut Rng) -> Vec<u8> {
         }
         8 => {
             // An over-long line (tags or body).
-            let mut v = if rng.below(2) == 0 { b"@".to_vec() } else { b"PRIVMSG #g :".to_vec() };
+            let mut v = if rng.below(2) == 0 {
+                b"@".to_vec()
+            } else {
+                b"PRIVMSG #g :".to_vec()
+            };
             v.extend(std::iter::repeat_n(b'A', 600 + rng.below(9000) as usize));
             v.extend_from_slice(b"\r\n");
             v
@@ -529,7 +649,11 @@ pub async fn garbage(ctx: Arc<Ctx>, id: u32, rate: f64) {
     let mut n = 0u64;
     loop {
         n += 1;
-        let o = SockOpts { bind: Some(ctx.abuse_ip(3, id)), rst_close: true, ..Default::default() };
+        let o = SockOpts {
+            bind: Some(ctx.abuse_ip(3, id)),
+            rst_close: true,
+            ..Default::default()
+        };
         let c = if rng.below(2) == 0 {
             match register(ctx.addr, o, &format!("g{id}x{n}"), &[], REG_WAIT).await {
                 Ok(mut c) => {
@@ -559,7 +683,11 @@ pub async fn garbage(ctx: Arc<Ctx>, id: u32, rate: f64) {
         let write = async {
             loop {
                 let line = garbage_line(&mut rng2);
-                if ctx.garbage_skip.iter().any(|p| line.starts_with(p.as_bytes())) {
+                if ctx
+                    .garbage_skip
+                    .iter()
+                    .any(|p| line.starts_with(p.as_bytes()))
+                {
                     continue;
                 }
                 if w.write_all(&line).await.is_err() {
@@ -577,6 +705,40 @@ pub async fn garbage(ctx: Arc<Ctx>, id: u32, rate: f64) {
     }
 }
 
+/// An OPER guesser: from 127.0.4.<id + 1>, registers and sends three OPER
+/// attempts with a wrong name and password (the server closes the
+/// connection after three failures), then again. Each attempt costs the
+/// server a bcrypt verification (against a dummy hash for an unknown name).
+pub async fn oper_guesser(ctx: Arc<Ctx>, id: u32) {
+    let mut n = 0u64;
+    loop {
+        n += 1;
+        let o = SockOpts {
+            bind: Some(ctx.abuse_ip(4, id)),
+            rst_close: true,
+            ..Default::default()
+        };
+        let c = match register(ctx.addr, o, &format!("o{id}x{n}"), &[], REG_WAIT).await {
+            Ok(c) => c,
+            Err(e) => {
+                refused(&ctx, &e);
+                sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
+        ctx.c.oper_sessions.fetch_add(1, Relaxed);
+        let Conn { mut r, mut w, .. } = c;
+        if w.write_all(b"OPER admin guess1\r\nOPER admin guess2\r\nOPER admin guess3\r\n")
+            .await
+            .is_err()
+        {
+            continue;
+        }
+        ctx.c.oper_lines.fetch_add(3, Relaxed);
+        drain(&ctx, &mut r).await;
+    }
+}
+
 /// A connection storm from `from`: `rate` connection attempts a second, at
 /// most `inflight` at once, each sending NICK/USER and waiting up to 2 s for
 /// the server's answer, then closing with RST.
@@ -587,19 +749,27 @@ pub async fn storm(ctx: Arc<Ctx>, from: IpAddr, rate: f64, inflight: usize) {
     let mut n = 0u64;
     loop {
         tick.tick().await;
-        let Ok(permit) = sem.clone().acquire_owned().await else { return };
+        let Ok(permit) = sem.clone().acquire_owned().await else {
+            return;
+        };
         n += 1;
         let ctx = ctx.clone();
         tokio::spawn(async move {
             let _permit = permit;
             ctx.c.storm_attempts.fetch_add(1, Relaxed);
-            let o = SockOpts { bind: Some(from), rst_close: true, ..Default::default() };
+            let o = SockOpts {
+                bind: Some(from),
+                rst_close: true,
+                ..Default::default()
+            };
             let Ok(st) = connect(ctx.addr, o).await else {
                 ctx.c.storm_connect_err.fetch_add(1, Relaxed);
                 return;
             };
             let mut c = Conn::new(st, "");
-            let _ = c.send_raw(format!("NICK st{n}\r\nUSER s 0 * :storm\r\n").as_bytes()).await;
+            let _ = c
+                .send_raw(format!("NICK st{n}\r\nUSER s 0 * :storm\r\n").as_bytes())
+                .await;
             let deadline = Instant::now() + Duration::from_secs(2);
             loop {
                 match c.next(deadline).await {
