@@ -24,7 +24,7 @@ start_server || exit 2
 trap 'kill -TERM $SERVER_PID 2>/dev/null' EXIT
 machine_report
 echo "== abuse benchmark (results in $OUT)"
-timeout 3600 prio taskset -c "$TOOL_CPU" "$TOOL" abuse --addr "$ADDR" --pid "$SERVER_PID" \
+"${NICE[@]}" timeout 3600 taskset -c "$TOOL_CPU" "$TOOL" abuse --addr "$ADDR" --pid "$SERVER_PID" \
     --out "$OUT" "$@" | tee "$OUT/abuse-report.md"
 RC=${PIPESTATUS[0]}
 machine_report

@@ -13,9 +13,8 @@ ADDR=127.0.0.1:16767
 # that on a shared machine other builders' processes do not preempt them;
 # empty (the default): normal priority.
 PRIO=${PRIO:-}
-prio() {
-    if [ -n "$PRIO" ]; then nice -n "$PRIO" "$@"; else "$@"; fi
-}
+NICE=()
+[ -n "$PRIO" ] && NICE=(nice -n "$PRIO")
 
 build() {
     echo "== building (release): server and load tool"
@@ -35,7 +34,8 @@ start_server() {
         echo "port ${ADDR##*:} is taken" >&2
         return 1
     fi
-    prio taskset -c "$SERVER_CPU" "$IRCD" --config "$CONF" 2>"$OUT/server.stderr" &
+    # exec form (no function, no subshell): $! is the server's own pid.
+    "${NICE[@]}" taskset -c "$SERVER_CPU" "$IRCD" --config "$CONF" 2>"$OUT/server.stderr" &
     SERVER_PID=$!
     for _ in $(seq 100); do
         ss -ltn | grep -q ":${ADDR##*:} " && break

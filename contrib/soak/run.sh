@@ -19,7 +19,7 @@ start_server || exit 2
 trap 'kill -TERM $SERVER_PID 2>/dev/null' EXIT
 machine_report
 echo "== soak for $DURATION s (results in $OUT)"
-timeout $((DURATION + 600)) prio taskset -c "$TOOL_CPU" "$TOOL" soak --addr "$ADDR" --pid "$SERVER_PID" \
+"${NICE[@]}" timeout $((DURATION + 600)) taskset -c "$TOOL_CPU" "$TOOL" soak --addr "$ADDR" --pid "$SERVER_PID" \
     --duration "$DURATION" --out "$OUT" "$@" | tee "$OUT/soak-report.md"
 RC=${PIPESTATUS[0]}
 machine_report
