@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The abuse benchmark: ./contrib/bench/abuse.sh [ircd-soak abuse options...]
+# A well-behaved observer's round trip (PRIVMSG to its channel until its
+# echo-message), with 200 residents talking in the background, in quiet
+# phases interleaved with abuse phases: quiet, flood, quiet, slow, quiet,
+# storm, quiet, garbage, quiet, oper (wrong OPER guesses), for 3 rounds, then
+# a last quiet. Each abuse phase's
+# p99 is compared with the quiet phases before and after it. The server runs
+# on CPU0, the load tool on CPU1 (taskset), with contrib/soak/soak.toml: the
+# observer and residents from 127.0.0.1 (class "soak"), the abusers from
+# 127.0.0.2 (the storm) and 127.0.1.x-127.0.4.x with the default limits.
+# Exits non-zero when an abuse's median ratio over the rounds exceeds 1.10,
+# an observer message is lost, or the server panics.
+# Results in $OUT (default /tmp/ircd-abuse-<time>).
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+OUT=${OUT:-/tmp/ircd-abuse-$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$OUT"
+. "$ROOT/contrib/soak/lib.sh"
+
+[ "${NO_BUILD:-0}" = 1 ] || build || exit 2
+raise_fd_limit
+start_server || exit 2
+trap 'kill -TERM $SERVER_PID 2>/dev/null' EXIT
+machine_report
+echo "== abuse benchmark (results in $OUT)"
+"${NICE[@]}" timeout 3600 taskset -c "$TOOL_CPU" "$TOOL" abuse --addr "$ADDR" --pid "$SERVER_PID" \
+    --out "$OUT" "$@" | tee "$OUT/abuse-report.md"
+RC=${PIPESTATUS[0]}
+machine_report
+stop_server
+trap - EXIT
+echo
+echo "| criterion | result |"
+echo "|---|---|"
+echo "| abuse p99 within 10 % of quiet (median over rounds), 0 observer messages lost | $([ "$RC" = 0 ] && echo PASS || echo "FAIL (exit $RC)") |"
+echo "| 0 panics in the server's stderr | $([ "$PANICS" = 0 ] && echo PASS || echo "FAIL ($PANICS)") |"
+echo "| server alive until stopped | $([ "$ALIVE" = 1 ] && echo PASS || echo FAIL) |"
+[ "$RC" = 0 ] && [ "$PANICS" = 0 ] && [ "$ALIVE" = 1 ]
