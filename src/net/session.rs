@@ -127,18 +127,6 @@ pub async fn serve<R: LineReader, W: LineWriter>(
     conn: Conn,
     shared: Arc<Shared>,
 ) {
-    let state = &shared.state;
-    // Asked here, so that the local address is not kept in this task's
-    // state for the life of the connection.
-    let ident = match (state.config().connections.ident, conn.local) {
-        (Some(ident), Some(local)) => Some(super::ident::start(
-            conn.peer,
-            local,
-            ident.port,
-            ident.timeout,
-        )),
-        _ => None,
-    };
     let Conn {
         peer,
         tls,
@@ -146,8 +134,9 @@ pub async fn serve<R: LineReader, W: LineWriter>(
         certfp,
         admission,
         slot,
-        local: _,
+        local,
     } = conn;
+    let state = &shared.state;
     let client = state.add_client(peer.ip(), tls);
     client.sendq.set_limit(admission.class.sendq);
     if let Some(host) = host {
@@ -171,8 +160,8 @@ pub async fn serve<R: LineReader, W: LineWriter>(
     let writer = tokio::spawn(write_loop(writer, client.clone()));
     let control: Arc<dyn Control> = shared.clone();
     let session = &mut teardown.session;
-    if let Some(rx) = ident {
-        session.pending().ident = Some(rx);
+    if let (Some(ident), Some(local)) = (state.config().connections.ident, local) {
+        session.ident = Some(super::ident::start(peer, local, ident.port, ident.timeout));
     }
     let registration_deadline = Instant::now() + state.config().limits.registration_timeout;
     let mut last_read = Instant::now();
