@@ -14,6 +14,9 @@ const MAX_OPER_FAILURES: u32 = 3;
 static DUMMY_HASH: LazyLock<String> =
     LazyLock::new(|| bcrypt::hash("no such oper", bcrypt::DEFAULT_COST).unwrap_or_default());
 
+/// Held while an OPER password is checked (in a blocking job).
+static OPER_CHECK: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+
 // OPER <name> <password>
 pub fn oper(ctx: &mut Ctx, msg: &Message) {
     let (name, password) = (msg.params()[0].to_string(), msg.params()[1]);
@@ -47,11 +50,16 @@ pub fn oper(ctx: &mut Ctx, msg: &Message) {
     let password = zeroize::Zeroizing::new(password.to_string());
     let hash = oper.map(|o| o.hash);
     ctx.blocking(
-        move || match &hash {
-            Some(h) => bcrypt::verify(password.as_bytes(), h).unwrap_or(false),
-            None => {
-                let _ = bcrypt::verify(password.as_bytes(), &DUMMY_HASH);
-                false
+        move || {
+            // One OPER check at a time, server-wide: guesses from many
+            // addresses queue behind each other and take one CPU at most.
+            let _one = OPER_CHECK.lock();
+            match &hash {
+                Some(h) => bcrypt::verify(password.as_bytes(), h).unwrap_or(false),
+                None => {
+                    let _ = bcrypt::verify(password.as_bytes(), &DUMMY_HASH);
+                    false
+                }
             }
         },
         move |ctx, ok| finish(ctx, &name, ok),
