@@ -1,21 +1,12 @@
 //! Operator commands: OPER (bcrypt, checked off the async threads), KILL,
 //! WALLOPS, REHASH. The dispatch table answers 481 for non-opers.
 
-use std::sync::LazyLock;
-
 use crate::proto::{Line, Message, mask::glob_match, numerics::*};
 
 use super::Ctx;
 
 /// Failed OPER attempts a connection gets before it is closed.
 const MAX_OPER_FAILURES: u32 = 3;
-
-/// A bcrypt hash nobody knows the password of, for unknown oper names.
-static DUMMY_HASH: LazyLock<String> =
-    LazyLock::new(|| bcrypt::hash("no such oper", bcrypt::DEFAULT_COST).unwrap_or_default());
-
-/// Held while an OPER password is checked (in a blocking job).
-static OPER_CHECK: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
 
 // OPER <name> <password>
 pub fn oper(ctx: &mut Ctx, msg: &Message) {
@@ -43,25 +34,12 @@ pub fn oper(ctx: &mut Ctx, msg: &Message) {
         count_failure(ctx);
         return;
     }
-    // An unknown name is checked against a dummy hash, so that the answer
-    // takes as long as for a real one (no enumerating oper names by timing).
-    // The dummy is made in the job too (its first use hashes): never on an
-    // async thread.
+    // Checked in a blocking job, an unknown name against a dummy hash
+    // (state/oper_guard.rs).
     let password = zeroize::Zeroizing::new(password.to_string());
     let hash = oper.map(|o| o.hash);
     ctx.blocking(
-        move || {
-            // One OPER check at a time, server-wide: guesses from many
-            // addresses queue behind each other and take one CPU at most.
-            let _one = OPER_CHECK.lock();
-            match &hash {
-                Some(h) => bcrypt::verify(password.as_bytes(), h).unwrap_or(false),
-                None => {
-                    let _ = bcrypt::verify(password.as_bytes(), &DUMMY_HASH);
-                    false
-                }
-            }
-        },
+        move || crate::state::verify_oper_password(hash.as_deref(), &password),
         move |ctx, ok| finish(ctx, &name, ok),
     );
 }

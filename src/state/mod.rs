@@ -70,6 +70,7 @@ pub use events::{Delivery, Event, Multiline, MultilineLine, Verb};
 pub use hosts::Admission;
 pub use markers::{MarkerMap, marker_param};
 pub use modes::{ModeChange, ModeError, ModeOutcome};
+pub use oper_guard::verify_oper_password;
 pub use registered::KeptChannel;
 pub use relay::{RELAY_IDENT, RelayRefusal};
 pub use service::MemberStatus;

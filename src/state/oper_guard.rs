@@ -3,7 +3,7 @@
 //! window, whatever connections it opens; past them OPER is refused at once,
 //! with no hash computed. IPv6 addresses count per /64.
 
-use std::{collections::HashMap, net::IpAddr, time::Duration};
+use std::{collections::HashMap, net::IpAddr, sync::LazyLock, time::Duration};
 
 use tokio::time::Instant;
 
@@ -18,6 +18,30 @@ const MAX_ENTRIES: usize = 10_000;
 
 /// Per address: when its window started, the failures in it.
 pub(super) type OperFailures = HashMap<IpAddr, (Instant, u32)>;
+
+/// A bcrypt hash nobody knows the password of, for unknown oper names.
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| bcrypt::hash("no such oper", bcrypt::DEFAULT_COST).unwrap_or_default());
+
+/// Held while an OPER password is checked.
+static OPER_CHECK: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+
+/// Checks an OPER password (blocking: run it in a job). One check runs at a
+/// time, server-wide: guesses from many addresses queue behind each other
+/// and take one CPU at most. An unknown name (`hash` None) is checked
+/// against a dummy hash, so that the answer takes as long as for a real one
+/// (no enumerating oper names by timing); the dummy is made here too, on
+/// first use, never on an async thread.
+pub fn verify_oper_password(hash: Option<&str>, password: &str) -> bool {
+    let _one = OPER_CHECK.lock();
+    match hash {
+        Some(h) => bcrypt::verify(password.as_bytes(), h).unwrap_or(false),
+        None => {
+            let _ = bcrypt::verify(password.as_bytes(), &DUMMY_HASH);
+            false
+        }
+    }
+}
 
 fn key(ip: IpAddr) -> IpAddr {
     match ip {
