@@ -418,7 +418,7 @@ fuzz_target!(|data: &[u8]| {
     let n = h.inputs.fetch_add(1, Ordering::Relaxed) + 1;
     h.rt.block_on(async {
         run_one(h.addr, n, data).await;
-        if n % WITNESS_EVERY == 0 {
+        if n.is_multiple_of(WITNESS_EVERY) {
             h.witness.check(n).await;
         }
     });
