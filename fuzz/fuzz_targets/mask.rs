@@ -24,6 +24,9 @@ fuzz_target!(|data: &[u8]| {
         assert!(glob_match("*", &text, cm), "'*' must match anything");
         // Any string matches itself used as a mask ('*' and '?' match
         // themselves too).
-        assert!(glob_match(&text, &text, cm), "text must match itself: {text:?}");
+        assert!(
+            glob_match(&text, &text, cm),
+            "text must match itself: {text:?}"
+        );
     }
 });

@@ -46,7 +46,11 @@ fn check(msg: &Message, out: &Bytes, text_last: bool) {
     if want.len() > MAX_LINE - 2 {
         // Cut to 510 bytes, at most 3 bytes less to stay on a char boundary.
         assert!(want.starts_with(body), "not a prefix:\n{body:?}\n{want:?}");
-        assert!(body.len() + 3 >= MAX_LINE - 2, "cut too short: {}", body.len());
+        assert!(
+            body.len() + 3 >= MAX_LINE - 2,
+            "cut too short: {}",
+            body.len()
+        );
         return;
     }
     assert_eq!(body, want);
