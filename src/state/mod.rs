@@ -67,7 +67,7 @@ pub use channels::{Invited, JoinView, Joined};
 pub use chathistory::{HistoryError, RedactError};
 pub use client::{Client, ClientId, ClientRef, ClientSnapshot, UserModes};
 pub use events::{Delivery, Event, Multiline, MultilineLine, Verb};
-pub use hosts::Admission;
+pub use hosts::{Admission, network_of};
 pub use markers::{MarkerMap, marker_param};
 pub use modes::{ModeChange, ModeError, ModeOutcome};
 pub use oper_guard::verify_oper_password;
@@ -114,7 +114,7 @@ pub struct State {
     clients: DashMap<ClientId, ClientRef>,
     nicks: Mutex<HashMap<String, ClientRef>>,
     channels: Mutex<HashMap<String, ChannelRef>>,
-    whowas: Mutex<std::collections::VecDeque<Whowas>>,
+    whowas: Mutex<whowas::WhowasLog>,
     next_id: AtomicU64,
     /// Connections that have not completed registration (LUSERS 253).
     unregistered: AtomicUsize,
