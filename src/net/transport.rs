@@ -84,7 +84,7 @@ impl<R: AsyncRead + Unpin + Send> LineReader for StreamReader<R> {
     }
 
     fn has_line(&self) -> bool {
-        self.buf.iter().any(|&b| b == b'\n' || b == b'\r')
+        self.codec.has_line(&self.buf)
     }
 
     async fn read(&mut self) -> io::Result<usize> {
@@ -134,7 +134,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> LineWriter for StreamWriter<W> {
 pub async fn write_loop<W: LineWriter>(mut w: W, client: ClientRef) {
     while let Some(batch) = client.sendq.take_all().await {
         if w.write_lines(batch).await.is_err() {
-            client.sendq.kill("Write error");
+            client.sendq.kill(super::session::WRITE_ERROR);
             return;
         }
     }

@@ -22,10 +22,16 @@ pub enum Frame {
     TooLong,
 }
 
+/// Between two calls of [`LineCodec::decode`] the caller only appends to the
+/// buffer, so the bytes already scanned for a line end need not be scanned
+/// again: a client trickling a long line a byte at a time costs one byte of
+/// scanning per read, not the whole pending line.
 #[derive(Debug, Default)]
 pub struct LineCodec {
     /// True while skipping the rest of an over-long line.
     discarding: bool,
+    /// How many bytes at the buffer's start hold no line end.
+    scanned: usize,
 }
 
 impl LineCodec {
@@ -36,7 +42,8 @@ impl LineCodec {
     /// Takes the next frame out of `buf`, or None when more bytes are needed.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Option<Frame> {
         loop {
-            let Some(end) = buf.iter().position(|&b| b == b'\n' || b == b'\r') else {
+            let Some(end) = self.line_end(buf) else {
+                self.scanned = buf.len();
                 if buf.len() > MAX_BUFFER {
                     buf.clear();
                     if !self.discarding {
@@ -47,8 +54,12 @@ impl LineCodec {
                 if self.discarding {
                     buf.clear();
                 }
+                if buf.is_empty() {
+                    self.scanned = 0;
+                }
                 return None;
             };
+            self.scanned = 0;
             let line = buf.split_to(end).freeze();
             buf.advance(1);
             if self.discarding {
@@ -64,6 +75,19 @@ impl LineCodec {
                 Frame::Line(line)
             });
         }
+    }
+
+    /// Whether `buf` holds a whole line (scanning only what decode has not).
+    pub fn has_line(&self, buf: &[u8]) -> bool {
+        self.line_end(buf).is_some()
+    }
+
+    fn line_end(&self, buf: &[u8]) -> Option<usize> {
+        let from = self.scanned.min(buf.len());
+        buf[from..]
+            .iter()
+            .position(|&b| b == b'\n' || b == b'\r')
+            .map(|i| from + i)
     }
 }
 
@@ -132,5 +156,26 @@ mod tests {
         assert!(buf.is_empty());
         buf.extend_from_slice(b"xx\nPING y\n");
         assert_eq!(c.decode(&mut buf), Some(line("PING y")));
+    }
+
+    #[test]
+    fn trickled_bytes_are_scanned_once() {
+        let mut c = LineCodec::new();
+        let mut buf = BytesMut::new();
+        for &b in b"PRIVMSG #a :hello" {
+            buf.extend_from_slice(&[b]);
+            assert_eq!(c.decode(&mut buf), None);
+            assert!(!c.has_line(&buf));
+            assert_eq!(c.scanned, buf.len());
+        }
+        buf.extend_from_slice(b"\r\nPI");
+        assert!(c.has_line(&buf));
+        assert_eq!(c.decode(&mut buf), Some(line("PRIVMSG #a :hello")));
+        assert_eq!(c.decode(&mut buf), None);
+        assert_eq!(c.scanned, 2);
+        buf.extend_from_slice(b"NG x\n");
+        assert_eq!(c.decode(&mut buf), Some(line("PING x")));
+        assert_eq!(c.decode(&mut buf), None);
+        assert_eq!(c.scanned, 0);
     }
 }
