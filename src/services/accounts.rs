@@ -85,12 +85,14 @@ impl Accounts {
         }
     }
 
-    /// The throttle keys of an attempt: the account, and the address unless
-    /// it is exempt from per-address limits (a bridge carries many users).
+    /// The throttle keys of an attempt: the account, and the address (IPv6:
+    /// its `[connections] ipv6_prefix` network) unless it is exempt from
+    /// per-address limits (a bridge carries many users).
     fn keys(&self, config: &Config, account: &str, ip: IpAddr) -> Vec<String> {
         let mut keys = vec![format!("a:{}", self.fold(account))];
         if !config.connections.exempts(ip) {
-            keys.push(format!("i:{ip}"));
+            let net = crate::state::network_of(ip, 32, config.connections.ipv6_prefix);
+            keys.push(format!("i:{net}"));
         }
         keys
     }

@@ -55,22 +55,31 @@ impl Admission {
     }
 }
 
-/// The address a limit counts against: IPv4 (also when mapped into IPv6)
-/// by its network of `v4` bits, IPv6 by its network of `v6` bits.
-fn host_key(ip: IpAddr, v4: u32, v6: u32, cidr: bool) -> (IpAddr, u8, bool) {
+/// The network `ip` belongs to for a per-address limit: IPv4 (also when
+/// mapped into IPv6) by its network of `v4` bits, IPv6 by its network of
+/// `v6` bits, so one host cannot dodge a limit by cycling through its /64.
+pub fn network_of(ip: IpAddr, v4: u32, v6: u32) -> IpAddr {
     match ip {
         IpAddr::V6(a) => match a.to_ipv4_mapped() {
-            Some(a) => host_key(IpAddr::V4(a), v4, v6, cidr),
+            Some(a) => network_of(IpAddr::V4(a), v4, v6),
             None => {
                 let m = u128::MAX.checked_shl(128 - v6.min(128)).unwrap_or(0);
-                (IpAddr::V6((u128::from(a) & m).into()), v6 as u8, cidr)
+                IpAddr::V6((u128::from(a) & m).into())
             }
         },
         IpAddr::V4(a) => {
             let m = u32::MAX.checked_shl(32 - v4.min(32)).unwrap_or(0);
-            (IpAddr::V4((u32::from(a) & m).into()), v4 as u8, cidr)
+            IpAddr::V4((u32::from(a) & m).into())
         }
     }
+}
+
+/// The key a limit counts against: the network, its prefix bits, and
+/// whether it is the per-network count.
+fn host_key(ip: IpAddr, v4: u32, v6: u32, cidr: bool) -> (IpAddr, u8, bool) {
+    let net = network_of(ip, v4, v6);
+    let bits = if net.is_ipv4() { v4 } else { v6 };
+    (net, bits as u8, cidr)
 }
 
 fn keys(class: &Class, ip: IpAddr) -> [(IpAddr, u8, bool); 2] {
@@ -205,5 +214,29 @@ impl State {
                 hosts.by_class.remove(&adm.class.name);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks_of_addresses() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            network_of(ip("2001:db8:1:2:aa::1"), 32, 64),
+            ip("2001:db8:1:2::")
+        );
+        assert_eq!(
+            network_of(ip("2001:db8:1:2:aa::1"), 32, 48),
+            ip("2001:db8:1::")
+        );
+        assert_eq!(network_of(ip("2001:db8::1"), 32, 128), ip("2001:db8::1"));
+        assert_eq!(network_of(ip("192.0.2.77"), 32, 64), ip("192.0.2.77"));
+        assert_eq!(network_of(ip("192.0.2.77"), 24, 64), ip("192.0.2.0"));
+        assert_eq!(network_of(ip("::ffff:192.0.2.77"), 24, 64), ip("192.0.2.0"));
+        assert_eq!(network_of(ip("192.0.2.77"), 0, 0), ip("0.0.0.0"));
+        assert_eq!(network_of(ip("2001:db8::1"), 0, 0), ip("::"));
     }
 }

@@ -44,10 +44,7 @@ pub fn verify_oper_password(hash: Option<&str>, password: &str) -> bool {
 }
 
 fn key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
-    }
+    super::hosts::network_of(ip, 32, 64)
 }
 
 impl State {
