@@ -20,7 +20,9 @@ use tokio::{
 use tokio_rustls::TlsAcceptor;
 
 use super::{
-    Kind, Shared, Slot, proxy, session,
+    Kind, Shared, Slot, proxy,
+    refusals::Refusal,
+    session,
     transport::{self, LineReader, LineWriter},
     websocket::{self, Upgrade},
 };
@@ -48,18 +50,19 @@ pub(super) async fn serve(
     let listen_proxy = listen.proxy;
     if listen_proxy {
         if !config.web.trusts_proxy(peer.ip()) {
-            tracing::info!(%peer, "connection refused: not a trusted proxy");
+            shared.refusals.note(Refusal::UntrustedProxy, peer);
             return;
         }
         match tokio::time::timeout(PROXY_TIMEOUT, proxy::read_header(&mut stream)).await {
             Ok(Ok(Some(addr))) => peer = addr,
             Ok(Ok(None)) => {}
             Ok(Err(why)) => {
-                tracing::info!(%peer, why, "connection refused: bad PROXY header");
+                tracing::debug!(%peer, why, "bad PROXY header");
+                shared.refusals.note(Refusal::BadProxyHeader, peer);
                 return;
             }
             Err(_) => {
-                tracing::info!(%peer, "connection refused: no PROXY header in time");
+                shared.refusals.note(Refusal::NoProxyHeader, peer);
                 return;
             }
         }
@@ -68,7 +71,7 @@ pub(super) async fn serve(
     // The real address is known: a D-line on it refuses before TLS.
     if listen_proxy && let Some(ban) = shared.state.dline_for(peer.ip()) {
         shared.purge_bans();
-        tracing::info!(%peer, "connection refused: D-lined");
+        shared.refusals.note(Refusal::Dlined, peer);
         if matches!(kind, Kind::Plain) && !websocket {
             session::refuse(stream, peer, format!("Banned: {}", ban.reason)).await;
         }
@@ -185,13 +188,13 @@ async fn start<R: LineReader, W: LineWriter>(
     }
     if let Some(ban) = shared.state.dline_for(peer.ip()) {
         shared.purge_bans();
-        tracing::info!(%peer, "connection refused: D-lined");
+        shared.refusals.note(Refusal::Dlined, peer);
         return refuse(wr, peer.ip(), &format!("Banned: {}", ban.reason)).await;
     }
     let admission = match shared.state.admit(peer.ip(), tls) {
         Ok(admission) => admission,
         Err(why) => {
-            tracing::info!(%peer, "connection refused: class limits");
+            shared.refusals.note(Refusal::ClassLimits, peer);
             return refuse(wr, peer.ip(), &why).await;
         }
     };

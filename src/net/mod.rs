@@ -7,6 +7,7 @@ mod flood;
 mod gateway;
 mod ident;
 pub mod proxy;
+mod refusals;
 mod session;
 pub mod tls;
 pub mod transport;
@@ -27,6 +28,7 @@ use crate::{
     proto::{Line, caps::Cap},
     state::State,
 };
+use refusals::Refusal;
 
 /// What every task of the server shares.
 pub struct Shared {
@@ -37,6 +39,8 @@ pub struct Shared {
     tls: Vec<RwLock<Option<Arc<ServerConfig>>>>,
     /// The account store and its rules, when services are on.
     accounts: Option<Arc<crate::services::Accounts>>,
+    /// Refused connections, for the log (at info at most once a minute each).
+    refusals: refusals::Refusals,
 }
 
 impl Control for Shared {
@@ -258,6 +262,7 @@ impl Server {
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
             tls: tls.into_iter().map(RwLock::new).collect(),
+            refusals: Default::default(),
         });
         // Registered channels exist from the start, as they were kept, and
         // server bans are in force again (those that expired meanwhile purged).
@@ -346,7 +351,7 @@ async fn accept_loop(listener: TcpListener, index: usize, special: bool, shared:
                 // PROXY header and no WEBIRC (gateways check the real one).
                 if let Some(ban) = shared.state.dline_for(peer.ip()) {
                     shared.purge_bans();
-                    tracing::info!(%peer, "connection refused: D-lined");
+                    shared.refusals.note(Refusal::Dlined, peer);
                     if matches!(kind, Kind::Plain) && !special {
                         let why = format!("Banned: {}", ban.reason);
                         shared.tracker.spawn(session::refuse(stream, peer, why));
@@ -385,7 +390,7 @@ async fn accept_loop(listener: TcpListener, index: usize, special: bool, shared:
                 let admission = match shared.state.admit(peer.ip(), tls) {
                     Ok(admission) => admission,
                     Err(why) => {
-                        tracing::info!(%peer, "connection refused: class limits");
+                        shared.refusals.note(Refusal::ClassLimits, peer);
                         // A TLS client would need a handshake to read the
                         // reason; refused TLS connections are just closed.
                         if !tls {
