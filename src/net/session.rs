@@ -38,13 +38,23 @@ enum End {
     ReadError,
     PingTimeout,
     RegistrationTimeout,
+    /// KILL, a ban, a ghost, a shutdown of this one connection.
     Killed,
+    /// The peer stopped taking what we write (reset, broken pipe).
+    WriteError,
+    /// Its send queue overflowed.
+    SendQ,
     Flood,
     Shutdown,
     /// A handler panicked: the connection ends, the server's state does not
     /// keep a ghost of it.
     Internal,
 }
+
+/// The kill reason of a send queue past its bound.
+const SENDQ_EXCEEDED: &str = "SendQ exceeded";
+/// The kill reason the writer gives when a write fails.
+pub(super) const WRITE_ERROR: &str = "Write error";
 
 /// Lines of input the connection keeps room for in its own send queue
 /// before it reads the next one.
@@ -228,7 +238,7 @@ pub async fn serve<R: LineReader, W: LineWriter>(
         tokio::select! {
             biased;
             _ = client.sendq.killed() => {
-                break (End::Killed, client.sendq.kill_reason().unwrap_or_else(|| "Killed".into()));
+                break killed(&client);
             }
             _ = shared.shutdown.cancelled() => break (End::Shutdown, "Server shutting down".into()),
             _ = client.sendq.drained(), if paced => {}
@@ -276,9 +286,7 @@ pub async fn serve<R: LineReader, W: LineWriter>(
             .build(),
     );
     client.sendq.close();
-    let overflowed = matches!(end, End::Killed)
-        && client.sendq.kill_reason().as_deref() == Some("SendQ exceeded");
-    let flush_for = if overflowed {
+    let flush_for = if matches!(end, End::SendQ) {
         Duration::ZERO
     } else {
         Duration::from_secs(5)
@@ -312,6 +320,21 @@ pub async fn refuse(mut stream: tokio::net::TcpStream, peer: SocketAddr, why: St
 
 /// The text of the final ERROR line ("Closing Link: <host> (<reason>)", as
 /// other servers write it; bridges match words in the reason).
+/// How a connection asked to end (its send queue killed) ended, by who
+/// asked: the writer, the send queue's bound, or someone else.
+fn killed(client: &ClientRef) -> (End, String) {
+    let reason = client
+        .sendq
+        .kill_reason()
+        .unwrap_or_else(|| "Killed".into());
+    let end = match reason.as_str() {
+        WRITE_ERROR => End::WriteError,
+        SENDQ_EXCEEDED => End::SendQ,
+        _ => End::Killed,
+    };
+    (end, reason)
+}
+
 fn closing_text(end: End, host: &str, reason: &str) -> String {
     match end {
         End::Shutdown => "Server shutting down".into(),
@@ -353,13 +376,7 @@ async fn handle_frame(
     let server = state.config().server.name.clone();
     let lines = out.into_lines(&client, label.as_deref(), &server);
     if !pace(&client, state, lines, shared).await {
-        return Some((
-            End::Killed,
-            client
-                .sendq
-                .kill_reason()
-                .unwrap_or_else(|| "Killed".into()),
-        ));
+        return Some(killed(&client));
     }
     None
 }
@@ -438,7 +455,7 @@ async fn pace(
                 _ = shared.shutdown.cancelled() => return false,
                 r = tokio::time::timeout(patience, client.sendq.drained()) => {
                     if r.is_err() {
-                        client.sendq.kill("SendQ exceeded");
+                        client.sendq.kill(SENDQ_EXCEEDED);
                         return false;
                     }
                 }
