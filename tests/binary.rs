@@ -282,3 +282,52 @@ async fn sighup_reloads_motd_and_sigterm_says_goodbye() {
     assert_eq!(lines.last().unwrap().command, "ERROR");
     assert!(p.wait().success(), "exit status 0 after SIGTERM");
 }
+
+/// The nice values (field 19 of /proc/PID/task/TID/stat) of the process's
+/// threads, by thread name.
+fn thread_nices(pid: u32) -> Vec<(String, i64)> {
+    let mut out = Vec::new();
+    for t in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let stat = std::fs::read_to_string(t.unwrap().path().join("stat")).unwrap();
+        let (name, rest) = stat.split_once(" (").unwrap().1.rsplit_once(") ").unwrap();
+        let nice = rest.split(' ').nth(16).unwrap().parse().unwrap();
+        out.push((name.to_string(), nice));
+    }
+    out
+}
+
+/// A wrong OPER guess costs a cost-12 bcrypt (about 0.25 s of CPU). It runs
+/// on a blocking-pool thread at nice 10, so that under contention the
+/// threads serving every client win; those keep the process's priority.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_checks_run_at_low_priority() {
+    let hash = bcrypt::hash("right", 12).unwrap();
+    let p = spawn(
+        &format!("[[oper]]\nname = \"root\"\npassword = {hash:?}\n"),
+        &[],
+    );
+    let pid = p.child.id();
+    // Relative to the process's own priority (the suite may run under nice).
+    let base = thread_nices(pid)
+        .into_iter()
+        .find(|(name, _)| name == "ircd")
+        .unwrap()
+        .1;
+    let low_nice = (base + 10).min(19);
+    let before = thread_nices(pid);
+    assert!(before.iter().all(|(_, n)| *n == base), "{before:?}");
+    let mut c = TestClient::connect(p.addr()).await;
+    c.register("guesser").await;
+    c.send("OPER root wrong").await;
+    c.expect("464").await;
+    let after = thread_nices(pid);
+    let low = after.iter().filter(|(_, n)| *n == low_nice).count();
+    assert_eq!(low, 1, "one blocking thread did the check: {after:?}");
+    assert!(
+        after.iter().filter(|(_, n)| *n == base).count() >= 2,
+        "the main thread and the workers keep theirs: {after:?}"
+    );
+    // The server still answers, and the right password still works.
+    c.send("OPER root right").await;
+    c.expect("381").await;
+}

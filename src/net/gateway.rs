@@ -252,6 +252,7 @@ async fn check_webirc(
     let candidates = gateways.to_vec();
     // A bcrypt hash is checked off the async threads.
     let matched = tokio::task::spawn_blocking(move || {
+        crate::commands::background_priority();
         candidates.into_iter().find(|g| {
             let expected = g.password.expose();
             if crate::config::is_bcrypt_hash(expected) {
