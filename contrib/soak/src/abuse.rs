@@ -155,7 +155,13 @@ pub fn run(a: &Args) -> bool {
             }
             "oper" => {
                 for id in 0..opers {
-                    tasks.push(rt.spawn(workers::oper_guesser(ctx.clone(), id)));
+                    // Fresh addresses each round: a round measures wrong
+                    // passwords that get hashed, not only refusals of
+                    // addresses still throttled from the round before.
+                    tasks.push(rt.spawn(workers::oper_guesser(
+                        ctx.clone(),
+                        id + opers * (round - 1),
+                    )));
                 }
             }
             _ => {}
@@ -208,7 +214,7 @@ pub fn run(a: &Args) -> bool {
             note,
         };
         eprintln!(
-            "round {} {:8} p50 {} ms p99 {} ms (n={}) server {:.0}% others {:.0}% load {:.2} {}",
+            "round {} {:8} p50 {} ms p99 {} ms (n={}) server {:.0}% others {:.0}% steal {:.0}% load {:.2} {}",
             p.round,
             p.name,
             ms(p.p50),
@@ -216,6 +222,7 @@ pub fn run(a: &Args) -> bool {
             p.samples,
             p.cpu.server,
             p.cpu.others,
+            p.cpu.steal,
             p.load,
             p.note
         );
@@ -237,11 +244,11 @@ pub fn run(a: &Args) -> bool {
     );
     let _ = writeln!(
         out,
-        "| round | phase | samples | lost | p50 (ms) | p99 (ms) | max (ms) | p99 / quiet around | server CPU | tool CPU | others' CPU | CPU0 busy | CPU1 busy | load 1m | abuse |"
+        "| round | phase | samples | lost | p50 (ms) | p99 (ms) | max (ms) | p99 / quiet around | server CPU | tool CPU | others' CPU | of which steal | CPU0 busy | CPU1 busy | load 1m | abuse |"
     );
     let _ = writeln!(
         out,
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     let mut ratios: Vec<(&str, f64, f64)> = Vec::new();
     for (i, p) in phases.iter().enumerate() {
@@ -256,7 +263,7 @@ pub fn run(a: &Args) -> bool {
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.0} % | {:.0} % | {:.0} % | {:.0} % | {:.0} % | {:.2} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.0} % | {:.0} % | {:.0} % | {:.0} % | {:.0} % | {:.0} % | {:.2} | {} |",
             p.round,
             p.name,
             p.samples,
@@ -268,6 +275,7 @@ pub fn run(a: &Args) -> bool {
             p.cpu.server,
             p.cpu.tool,
             p.cpu.others,
+            p.cpu.steal,
             p.cpu.cpu0_busy,
             p.cpu.cpu1_busy,
             p.load,

@@ -59,6 +59,9 @@ fn cpu_ticks(path: &str) -> u64 {
 pub struct CpuTimes {
     pub all: (u64, u64),
     pub per_cpu: Vec<(u64, u64)>,
+    /// Ticks the hypervisor ran someone else while this VM wanted the CPU
+    /// (both CPUs together).
+    pub steal: u64,
 }
 
 pub fn cpu_times() -> CpuTimes {
@@ -81,6 +84,7 @@ pub fn cpu_times() -> CpuTimes {
         let busy = total - idle;
         if name == "cpu" {
             t.all = (busy, total);
+            t.steal = v.get(7).copied().unwrap_or(0);
         } else {
             t.per_cpu.push((busy, total));
         }
@@ -100,8 +104,11 @@ pub fn loadavg() -> f64 {
 pub struct CpuShare {
     pub server: f64,
     pub tool: f64,
-    /// Everything else on the machine (other builders), both CPUs together.
+    /// Everything else on the machine (other builders), both CPUs together;
+    /// includes `steal`.
     pub others: f64,
+    /// Time the hypervisor took from this VM, both CPUs together.
+    pub steal: f64,
     pub cpu0_busy: f64,
     pub cpu1_busy: f64,
 }
@@ -146,6 +153,7 @@ pub fn share(a: &CpuSnap, b: &CpuSnap) -> CpuShare {
         server: pct(server),
         tool: pct(tool),
         others: pct(busy.saturating_sub(server + tool)),
+        steal: pct(b.machine.steal.saturating_sub(a.machine.steal)),
         cpu0_busy: per(0),
         cpu1_busy: per(1),
     }
