@@ -73,6 +73,11 @@ it_log "exposure level: $exposure"
 
 it_step "cargo deb"
 [[ -x "$REPO/target/release/ircd" ]] || (cd "$REPO" && cargo build --release)
+# `cargo test` leaves its own build (with test hooks) at that path; the
+# package must hold the shipped binary (run_all.sh builds it first).
+if grep -q "test hook panicked" "$REPO/target/release/ircd"; then
+    it_fail "target/release/ircd is the test build (test hooks); run cargo build --release first"
+fi
 deb=$(cd "$REPO" && cargo deb --no-build --strip 2>"$IT_TMP/cargo-deb.log" | tail -n 1) ||
     it_fail "cargo deb failed: $(tail -n 20 "$IT_TMP/cargo-deb.log")"
 [[ -f "$deb" ]] || it_fail "cargo deb printed no package path: $deb"

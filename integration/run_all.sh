@@ -4,14 +4,21 @@
 #
 #   IRCD_BIN=/path/to/ircd integration/run_all.sh [script-name...]
 #
-# If IRCD_BIN (default <repo>/target/release/ircd) is an existing
-# executable it is used as is. Otherwise, if it looks like
-# <target-dir>/release/ircd, the server is built once with
-# CARGO_TARGET_DIR=<target-dir> cargo build --release.
+# Without IRCD_BIN, the server is <repo>/target/release/ircd, brought up
+# to date with `cargo build --release` first: after `cargo test --release`
+# that file is the test build, with its test hooks (a command that panics
+# on purpose); the build puts the shipped binary back (cached: well under a
+# second). If IRCD_BIN is given and is an executable it is used as is;
+# otherwise, if it looks like <target-dir>/release/ircd, the server is built
+# once with CARGO_TARGET_DIR=<target-dir> cargo build --release.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
+if [[ -z "${IRCD_BIN:-}" ]]; then
+    echo "== cargo build --release (the shipped binary, not the test build)" >&2
+    (cd "$REPO" && timeout 1800 cargo build --release) || { echo "FAIL: build failed" >&2; exit 2; }
+fi
 export IRCD_BIN=${IRCD_BIN:-$REPO/target/release/ircd}
 
 SCRIPTS=(irssi weechat self_destruct weechat_sasl otr_room browser irc_framework haproxy homebox_init homebox_deb homebox_ansible znc hexchat matrix matrix_org_irc)
