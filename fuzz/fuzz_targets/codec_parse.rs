@@ -3,11 +3,14 @@
 //! Invariants checked:
 //! - a `Frame::Line` is never empty, never contains '\r' or '\n', and is at
 //!   most MAX_TAGS + MAX_LINE (8191 + 512) bytes;
-//! - after `decode` returns None the buffer holds at most `MAX_BUFFER` bytes;
+//! - after `decode` returns None the buffer holds at most `MAX_BUFFER` bytes
+//!   and no line end (`has_line` agrees);
 //! - feeding the input in one piece or in chunks gives the same frames
 //!   whenever the buffer limit is never reached (input <= MAX_BUFFER bytes);
-//!   the chunk size comes from the first byte, raised for long inputs so
-//!   that one run rescans at most ~60,000 buffered bytes;
+//!   the chunk size comes from the first byte (1 to 16,321 bytes), so the
+//!   codec's remembered scan offset is checked at every chunk size;
+//! - taking one frame per chunk (and the rest at the end) gives the same
+//!   frames as taking them all after each chunk, whatever the input's size;
 //! - parsing, tag unescaping and param access never panic, and a parsed
 //!   command is non-empty and has no more than MAX_PARAMS params.
 #![no_main]
@@ -60,6 +63,16 @@ fn drain(c: &mut LineCodec, buf: &mut BytesMut, out: &mut Vec<Frame>, parse: boo
         out.push(frame);
     }
     assert!(buf.len() <= MAX_BUFFER, "buffer kept {} bytes", buf.len());
+    assert!(!c.has_line(buf), "has_line after decode gave None");
+}
+
+/// After the last chunk: no line end was left behind (a full scan, once per
+/// pass: after every chunk it would make a run quadratic again).
+fn no_line_end(buf: &BytesMut) {
+    assert!(
+        !buf.iter().any(|&b| b == b'\r' || b == b'\n'),
+        "a line end left behind"
+    );
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -72,17 +85,13 @@ fuzz_target!(|data: &[u8]| {
     let mut buf = BytesMut::from(rest);
     let mut whole = Vec::new();
     drain(&mut c, &mut buf, &mut whole, true);
+    no_line_end(&buf);
 
-    // The same stream in chunks, as the connection reads it.
-    // Every `decode` scans the whole pending buffer again (at most
-    // MAX_BUFFER bytes), so small chunks of a long input cost
-    // len / chunk * len scans; past a budget the chunk grows so that the
-    // equivalence is still checked on every input at a bounded cost (a
-    // 20 KB input with chunk 1 took 3 ms a run and held the target at 370
-    // runs/s). Chunk 1 is still used for inputs up to 245 bytes.
-    const BUDGET: usize = 60_000;
-    let pending = rest.len().clamp(1, MAX_BUFFER);
-    let chunk = (1 + first as usize * 64).max(rest.len() * pending / BUDGET);
+    // The same stream in chunks, as the connection reads it. `decode`
+    // scans only the bytes it has not scanned yet, so even chunk 1 on a
+    // long input costs one pass (before, every call rescanned the pending
+    // buffer and long inputs needed a larger chunk to stay affordable).
+    let chunk = 1 + first as usize * 64;
     let mut c = LineCodec::new();
     let mut buf = BytesMut::new();
     let mut chunked = Vec::new();
@@ -90,7 +99,26 @@ fuzz_target!(|data: &[u8]| {
         buf.extend_from_slice(piece);
         drain(&mut c, &mut buf, &mut chunked, false);
     }
+    no_line_end(&buf);
     if rest.len() <= MAX_BUFFER {
         assert_eq!(chunked, whole, "chunked decoding differs");
     }
+
+    // The same chunks, but at most one frame taken per read, as the
+    // session does when its flood bucket or send queue says wait: when
+    // `decode` is called must not change what it gives.
+    let mut c = LineCodec::new();
+    let mut buf = BytesMut::new();
+    let mut lagged = Vec::new();
+    for piece in rest.chunks(chunk) {
+        buf.extend_from_slice(piece);
+        // (The buffer may hold many lines here: bounding those is the
+        // session's recvq, not the codec.)
+        if let Some(frame) = c.decode(&mut buf) {
+            lagged.push(frame);
+        }
+    }
+    drain(&mut c, &mut buf, &mut lagged, false);
+    no_line_end(&buf);
+    assert_eq!(lagged, chunked, "decoding depends on when decode is called");
 });

@@ -43,19 +43,16 @@ impl LineCodec {
     pub fn decode(&mut self, buf: &mut BytesMut) -> Option<Frame> {
         loop {
             let Some(end) = self.line_end(buf) else {
+                let overflow = buf.len() > MAX_BUFFER;
+                if overflow || self.discarding {
+                    buf.clear();
+                }
+                // What is left holds no line end; an emptied buffer is
+                // scanned from its start again.
                 self.scanned = buf.len();
-                if buf.len() > MAX_BUFFER {
-                    buf.clear();
-                    if !self.discarding {
-                        self.discarding = true;
-                        return Some(Frame::TooLong);
-                    }
-                }
-                if self.discarding {
-                    buf.clear();
-                }
-                if buf.is_empty() {
-                    self.scanned = 0;
+                if overflow && !self.discarding {
+                    self.discarding = true;
+                    return Some(Frame::TooLong);
                 }
                 return None;
             };
@@ -156,6 +153,21 @@ mod tests {
         assert!(buf.is_empty());
         buf.extend_from_slice(b"xx\nPING y\n");
         assert_eq!(c.decode(&mut buf), Some(line("PING y")));
+    }
+
+    /// The caller may read more before it asks for the next frame (its
+    /// flood bucket or send queue says wait): the line that ends the
+    /// over-long one, and the lines after it, must still be found.
+    #[test]
+    fn lines_right_after_an_overflow_are_kept() {
+        let mut c = LineCodec::new();
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(&vec![b'x'; MAX_BUFFER + 1]);
+        assert_eq!(c.decode(&mut buf), Some(Frame::TooLong));
+        buf.extend_from_slice(b"xx\nPING y\n");
+        assert!(c.has_line(&buf));
+        assert_eq!(c.decode(&mut buf), Some(line("PING y")));
+        assert_eq!(c.decode(&mut buf), None);
     }
 
     #[test]
