@@ -599,4 +599,22 @@ async fn list_filters_elist() {
         "no topics set"
     );
     assert_eq!(listed(&mut b, "#other").await, ["#other"]);
+    // Minutes whose seconds do not fit in 64 bits (found by the connections
+    // fuzzer: a multiply overflow; 2^62 minutes wrapped to 0 seconds, so
+    // "created within" listed nothing and "created before" everything).
+    assert_eq!(
+        listed(&mut b, "C<4611686018427387904").await,
+        ["#chan1", "#chan2", "#other"]
+    );
+    assert_eq!(
+        listed(&mut b, "C>4611686018427387904").await,
+        Vec::<String>::new()
+    );
+    a.send("TOPIC #other :set").await;
+    a.expect("TOPIC").await;
+    assert_eq!(listed(&mut b, "T<18446744073709551615").await, ["#other"]);
+    assert_eq!(
+        listed(&mut b, "T>4611686018427387904").await,
+        Vec::<String>::new()
+    );
 }

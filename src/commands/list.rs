@@ -116,10 +116,11 @@ impl ListFilter {
         match self {
             ListFilter::UsersOver(v) => row.users > *v,
             ListFilter::UsersUnder(v) => row.users < *v,
-            ListFilter::CreatedBefore(m) => age(row.created) > m * 60,
-            ListFilter::CreatedWithin(m) => age(row.created) < m * 60,
-            ListFilter::TopicBefore(m) => topic_age.is_some_and(|a| a > m * 60),
-            ListFilter::TopicWithin(m) => topic_age.is_some_and(|a| a < m * 60),
+            // Minutes as seconds: saturating, since a client picks them.
+            ListFilter::CreatedBefore(m) => age(row.created) > m.saturating_mul(60),
+            ListFilter::CreatedWithin(m) => age(row.created) < m.saturating_mul(60),
+            ListFilter::TopicBefore(m) => topic_age.is_some_and(|a| a > m.saturating_mul(60)),
+            ListFilter::TopicWithin(m) => topic_age.is_some_and(|a| a < m.saturating_mul(60)),
             ListFilter::Mask(m) => glob_match(m, &row.name, cm),
             ListFilter::NotMask(m) => !glob_match(m, &row.name, cm),
         }
