@@ -7,6 +7,7 @@
 
 pub mod commands;
 pub mod config;
+pub mod hashing;
 pub mod init;
 pub mod net;
 pub mod proto;

@@ -271,57 +271,20 @@ impl<'a> Ctx<'a> {
 
     /// Runs `work` off the async threads (bcrypt, files), then `then` with
     /// its result and a fresh `Ctx`; the connection reads no further line
-    /// until both are done. The work runs at a low CPU priority (see
-    /// [`background_priority`]).
+    /// until both are done. A password hash inside it goes through
+    /// [`crate::hashing::run`] (a low CPU priority).
     pub fn blocking<T: Send + 'static>(
         &mut self,
         work: impl FnOnce() -> T + Send + 'static,
         then: impl for<'b> FnOnce(&mut Ctx<'b>, T) + Send + 'static,
     ) {
         self.session.jobs.push_back(Box::pin(async move {
-            let result = tokio::task::spawn_blocking(move || {
-                background_priority();
-                work()
-            })
-            .await;
+            let result = tokio::task::spawn_blocking(work).await;
             Box::new(move |ctx: &mut Ctx<'_>| match result {
                 Ok(v) => then(ctx, v),
                 Err(_) => ctx.reply(ERR_UNKNOWNERROR, &["*", "Internal error"]),
             }) as Then
         }));
-    }
-}
-
-/// Lowers the calling thread's CPU priority by 10 nice steps (once per
-/// thread), for the blocking pool's threads: a job there is a password hash
-/// (a cost-12 bcrypt is about 0.25 s of CPU) or a store write, and when the
-/// CPUs are contended the threads that serve every client must win over it,
-/// so that a login storm or wrong OPER guesses slow the guessers, not
-/// everyone's round trip. The thread keeps the priority (an unprivileged
-/// process may not raise it back), which suits it: the pool runs only such
-/// work.
-pub fn background_priority() {
-    #[cfg(target_os = "linux")]
-    {
-        use std::cell::Cell;
-        thread_local!(static LOWERED: Cell<bool> = const { Cell::new(false) });
-        if LOWERED.replace(true) {
-            return;
-        }
-        unsafe extern "C" {
-            fn getpriority(which: i32, who: u32) -> i32;
-            fn setpriority(which: i32, who: u32, prio: i32) -> i32;
-            fn gettid() -> i32;
-        }
-        const PRIO_PROCESS: i32 = 0;
-        // SAFETY: the calls take plain integers; on Linux, PRIO_PROCESS with
-        // a thread id reads and sets that one thread's nice value. A failure
-        // leaves the priority as it was, which is harmless.
-        unsafe {
-            let tid = gettid() as u32;
-            let nice = getpriority(PRIO_PROCESS, tid);
-            setpriority(PRIO_PROCESS, tid, (nice + 10).min(19));
-        }
     }
 }
 

@@ -178,7 +178,8 @@ pub fn try_complete(ctx: &mut Ctx) {
             Some(given) => ctx.blocking(
                 move || {
                     if crate::config::is_bcrypt_hash(&expected) {
-                        bcrypt::verify(given.as_bytes(), &expected).unwrap_or(false)
+                        crate::hashing::run(|| bcrypt::verify(given.as_bytes(), &expected))
+                            .unwrap_or(false)
                     } else {
                         constant_time_eq(given.as_bytes(), expected.as_bytes())
                     }

@@ -102,7 +102,7 @@ async fn after_tls<S>(
 {
     if websocket {
         let config = shared.state.config();
-        match websocket::accept(s, peer, tls, &config).await {
+        match websocket::accept(s, peer, tls, &config, &shared.refusals).await {
             Upgrade::Irc(rd, wr, addr, secure) => {
                 drop(config);
                 start(rd, wr, addr, secure, shared, slot).await;
@@ -252,11 +252,11 @@ async fn check_webirc(
     let candidates = gateways.to_vec();
     // A bcrypt hash is checked off the async threads.
     let matched = tokio::task::spawn_blocking(move || {
-        crate::commands::background_priority();
         candidates.into_iter().find(|g| {
             let expected = g.password.expose();
             if crate::config::is_bcrypt_hash(expected) {
-                bcrypt::verify(password.as_bytes(), expected).unwrap_or(false)
+                crate::hashing::run(|| bcrypt::verify(password.as_bytes(), expected))
+                    .unwrap_or(false)
             } else {
                 password.len() == expected.len()
                     && password

@@ -140,13 +140,19 @@ impl Accounts {
         email: Option<String>,
         cost: u32,
     ) -> Result<(), StoreError> {
-        let hash = bcrypt::hash(password, cost).map_err(|e| StoreError::Db(e.to_string()))?;
+        let (hash, scram) = crate::hashing::run(|| {
+            (
+                bcrypt::hash(password, cost),
+                super::scram::verifier(password),
+            )
+        });
+        let hash = hash.map_err(|e| StoreError::Db(e.to_string()))?;
         let account = Account {
             name: name.to_string(),
             hash,
             registered: unix_now(),
             email,
-            scram: Some(super::scram::verifier(password)),
+            scram: Some(scram),
             enforce: false,
         };
         self.store.create_account(&self.fold(name), &account)
@@ -174,7 +180,8 @@ impl Accounts {
             .unwrap_or(key);
         let account = self.store.account(&owner).map_err(|_| LoginError::Store)?;
         let hash = account.as_ref().map_or(DUMMY.as_str(), |a| a.hash.as_str());
-        let ok = password.len() <= MAX_PASSWORD && bcrypt::verify(password, hash).unwrap_or(false);
+        let ok = password.len() <= MAX_PASSWORD
+            && crate::hashing::run(|| bcrypt::verify(password, hash)).unwrap_or(false);
         match account {
             Some(a) if ok => Ok(a.name),
             _ => Err(LoginError::Invalid),
@@ -224,8 +231,14 @@ impl Accounts {
             .store
             .account(&key)?
             .ok_or_else(|| StoreError::Db("no such account".into()))?;
-        a.hash = bcrypt::hash(password, cost).map_err(|e| StoreError::Db(e.to_string()))?;
-        a.scram = Some(super::scram::verifier(password));
+        let (hash, scram) = crate::hashing::run(|| {
+            (
+                bcrypt::hash(password, cost),
+                super::scram::verifier(password),
+            )
+        });
+        a.hash = hash.map_err(|e| StoreError::Db(e.to_string()))?;
+        a.scram = Some(scram);
         self.store.put_account(&key, &a)
     }
 

@@ -31,16 +31,17 @@ static OPER_CHECK: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
 /// and take one CPU at most. An unknown name (`hash` None) is checked
 /// against a dummy hash, so that the answer takes as long as for a real one
 /// (no enumerating oper names by timing); the dummy is made here too, on
-/// first use, never on an async thread.
+/// first use, never on an async thread. The hash runs at a low CPU
+/// priority ([`crate::hashing`]).
 pub fn verify_oper_password(hash: Option<&str>, password: &str) -> bool {
     let _one = OPER_CHECK.lock();
-    match hash {
+    crate::hashing::run(|| match hash {
         Some(h) => bcrypt::verify(password.as_bytes(), h).unwrap_or(false),
         None => {
             let _ = bcrypt::verify(password.as_bytes(), &DUMMY_HASH);
             false
         }
-    }
+    })
 }
 
 fn key(ip: IpAddr) -> IpAddr {
