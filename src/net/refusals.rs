@@ -24,10 +24,12 @@ pub enum Refusal {
     UntrustedProxy,
     BadProxyHeader,
     NoProxyHeader,
+    /// A WebSocket request from an `Origin` `[web]` does not allow.
+    WebOrigin,
 }
 
 impl Refusal {
-    const ALL: usize = 5;
+    const ALL: usize = 6;
 
     fn text(self) -> &'static str {
         match self {
@@ -36,6 +38,7 @@ impl Refusal {
             Refusal::UntrustedProxy => "not a trusted proxy",
             Refusal::BadProxyHeader => "bad PROXY header",
             Refusal::NoProxyHeader => "no PROXY header in time",
+            Refusal::WebOrigin => "WebSocket origin not allowed",
         }
     }
 }

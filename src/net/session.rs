@@ -51,8 +51,6 @@ enum End {
     Internal,
 }
 
-/// The kill reason of a send queue past its bound.
-const SENDQ_EXCEEDED: &str = "SendQ exceeded";
 /// The kill reason the writer gives when a write fails.
 pub(super) const WRITE_ERROR: &str = "Write error";
 
@@ -318,8 +316,6 @@ pub async fn refuse(mut stream: tokio::net::TcpStream, peer: SocketAddr, why: St
     .await;
 }
 
-/// The text of the final ERROR line ("Closing Link: <host> (<reason>)", as
-/// other servers write it; bridges match words in the reason).
 /// How a connection asked to end (its send queue killed) ended, by who
 /// asked: the writer, the send queue's bound, or someone else.
 fn killed(client: &ClientRef) -> (End, String) {
@@ -329,12 +325,14 @@ fn killed(client: &ClientRef) -> (End, String) {
         .unwrap_or_else(|| "Killed".into());
     let end = match reason.as_str() {
         WRITE_ERROR => End::WriteError,
-        SENDQ_EXCEEDED => End::SendQ,
+        crate::state::SENDQ_EXCEEDED => End::SendQ,
         _ => End::Killed,
     };
     (end, reason)
 }
 
+/// The text of the final ERROR line ("Closing Link: <host> (<reason>)", as
+/// other servers write it; bridges match words in the reason).
 fn closing_text(end: End, host: &str, reason: &str) -> String {
     match end {
         End::Shutdown => "Server shutting down".into(),
@@ -455,7 +453,7 @@ async fn pace(
                 _ = shared.shutdown.cancelled() => return false,
                 r = tokio::time::timeout(patience, client.sendq.drained()) => {
                     if r.is_err() {
-                        client.sendq.kill(SENDQ_EXCEEDED);
+                        client.sendq.kill(crate::state::SENDQ_EXCEEDED);
                         return false;
                     }
                 }

@@ -175,7 +175,13 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; conn
 
 /// Reads the request head and answers it: the web client's files, an error,
 /// or the upgrade to a WebSocket session.
-pub async fn accept<S>(mut s: S, peer: SocketAddr, tls: bool, config: &Config) -> Upgrade<S>
+pub async fn accept<S>(
+    mut s: S,
+    peer: SocketAddr,
+    tls: bool,
+    config: &Config,
+    refusals: &super::refusals::Refusals,
+) -> Upgrade<S>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -261,7 +267,7 @@ where
         .web
         .origin_allowed(head.origin.as_deref(), head.host.as_deref())
     {
-        tracing::info!(%peer, "websocket refused: origin not allowed");
+        refusals.note(super::refusals::Refusal::WebOrigin, peer);
         respond(
             &mut s,
             "403 Forbidden",

@@ -185,7 +185,11 @@ impl RedbStore {
     /// Opens (or creates) the store file, creating the tables and migrating
     /// an older schema.
     pub fn open(path: &Path) -> Result<RedbStore, StoreError> {
-        let fresh = std::fs::metadata(path).map_or(true, |m| m.len() == 0);
+        let fresh = match std::fs::metadata(path) {
+            Ok(m) => m.len() == 0,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+            Err(e) => return Err(StoreError::Db(e.to_string())),
+        };
         if fresh {
             Self::create_new(path)?;
         }
@@ -198,11 +202,16 @@ impl RedbStore {
     /// it into place once its first commit is on disk. redb writes a new
     /// file's header in several steps; a server killed in between (a power
     /// cut at first start) left a file it could never open again (15 of 60
-    /// kills in the first 30 ms). Now `path` is either absent or whole, and
-    /// a half-made temporary file is simply made again.
+    /// kills in the first 30 ms). Now `path` is either absent or whole.
+    /// The temporary file's name is this process's (`.new.<pid>`; one left
+    /// by a killed process is just litter, removed when the name comes
+    /// round again), and it is moved into place only if `path` is still
+    /// absent (a hard link, which never replaces a file): when two
+    /// processes create the store at once (`ircd store import` during the
+    /// first start), one store wins and both open it.
     fn create_new(path: &Path) -> Result<(), StoreError> {
         let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".new");
+        tmp.push(format!(".new.{}", std::process::id()));
         let tmp = std::path::PathBuf::from(tmp);
         let io = |e: std::io::Error| StoreError::Db(e.to_string());
         match std::fs::remove_file(&tmp) {
@@ -213,14 +222,30 @@ impl RedbStore {
             let database = Database::create(&tmp).map_err(db)?;
             Self::init(&database)?;
         }
-        std::fs::rename(&tmp, path).map_err(io)?;
-        // The rename itself survives a power cut once the folder is synced.
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::File::open(dir)
-                .and_then(|d| d.sync_all())
-                .map_err(io)?;
+        // An empty `path` (a crash before anything was written) may go.
+        if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+            let _ = std::fs::remove_file(path);
         }
-        Ok(())
+        let placed = match std::fs::hard_link(&tmp, path) {
+            Ok(()) => Ok(true),
+            // Someone else's store got there first: open that one.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            // A file system without hard links.
+            Err(_) if !path.exists() => std::fs::rename(&tmp, path).map(|()| true),
+            Err(e) => Err(e),
+        };
+        let _ = std::fs::remove_file(&tmp);
+        if !placed.map_err(io)? {
+            return Ok(());
+        }
+        // The link survives a power cut once the folder is synced.
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io)
     }
 
     /// Creates the tables a store needs, records or checks the schema.
@@ -624,7 +649,9 @@ mod tests {
     fn a_half_made_first_store_is_made_again() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("accounts.redb");
-        let tmp = dir.path().join("accounts.redb.new");
+        let tmp = dir
+            .path()
+            .join(format!("accounts.redb.new.{}", std::process::id()));
         std::fs::write(&tmp, vec![0u8; 1 << 20]).unwrap();
         assert!(Database::create(&tmp).is_err(), "redb opens a zeroed file");
         let a = Account {
@@ -642,10 +669,13 @@ mod tests {
         let empty = dir.path().join("empty.redb");
         std::fs::write(&empty, b"").unwrap();
         RedbStore::open(&empty).unwrap();
+        // Another process made the store meanwhile: it is kept, not replaced.
+        RedbStore::create_new(&path).unwrap();
         assert_eq!(
             RedbStore::open(&path).unwrap().account("alice").unwrap(),
             Some(a)
         );
+        assert!(!tmp.exists());
     }
 
     #[test]

@@ -73,6 +73,7 @@ pub use modes::{ModeChange, ModeError, ModeOutcome};
 pub use oper_guard::verify_oper_password;
 pub use registered::KeptChannel;
 pub use relay::{RELAY_IDENT, RelayRefusal};
+pub use sendq::SENDQ_EXCEEDED;
 pub use service::MemberStatus;
 pub use views::{ChannelCursor, ListRow, NamesView, WhoRow};
 pub use whowas::Whowas;

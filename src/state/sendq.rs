@@ -21,6 +21,10 @@ use bytes::Bytes;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+/// The kill reason of a send queue past its bound (also the session's
+/// sign that it must not wait to flush).
+pub const SENDQ_EXCEEDED: &str = "SendQ exceeded";
+
 pub struct SendQ {
     inner: Mutex<Inner>,
     /// Wakes the writer.
@@ -68,7 +72,7 @@ impl SendQ {
             inner.closed = true;
             inner
                 .kill_reason
-                .get_or_insert_with(|| "SendQ exceeded".to_string());
+                .get_or_insert_with(|| SENDQ_EXCEEDED.to_string());
             drop(inner);
             self.killed.cancel();
             self.ready.notify_one();

@@ -39,7 +39,8 @@ impl Whowas {
 /// Invariant: every entry in `by_nick` has its `(seq, key)` in `order`;
 /// `order` may also hold entries already dropped by the per-nick bound
 /// (stale), which eviction skips and [`WhowasLog::compact`] removes once
-/// they outnumber the live ones, so `order` stays within twice the bound.
+/// `order` holds more than twice the live entries (plus 16), so it stays
+/// within twice the bound.
 #[derive(Debug, Default)]
 pub(super) struct WhowasLog {
     /// Newest first, each with its sequence number.
@@ -58,7 +59,8 @@ impl WhowasLog {
         let list = self.by_nick.entry(key.clone()).or_default();
         list.push_front((seq, entry));
         self.live += 1;
-        if list.len() > per_nick {
+        // (A loop: `whowas_per_nick` may have shrunk on a rehash.)
+        while list.len() > per_nick {
             list.pop_back();
             self.live -= 1;
         }
