@@ -285,22 +285,30 @@ async fn sighup_reloads_motd_and_sigterm_says_goodbye() {
 
 /// The nice values (field 19 of /proc/PID/task/TID/stat) of the process's
 /// threads, by thread name.
-fn thread_nices(pid: u32) -> Vec<(String, i64)> {
+/// Each thread's name, nice value and scheduling policy (0 SCHED_OTHER, 5
+/// SCHED_IDLE), from `/proc/PID/task/*/stat` (fields 19 and 41).
+fn thread_nices(pid: u32) -> Vec<(String, i64, u32)> {
     let mut out = Vec::new();
     for t in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
-        let stat = std::fs::read_to_string(t.unwrap().path().join("stat")).unwrap();
+        // A thread may end between the listing and the read.
+        let Ok(stat) = std::fs::read_to_string(t.unwrap().path().join("stat")) else {
+            continue;
+        };
         let (name, rest) = stat.split_once(" (").unwrap().1.rsplit_once(") ").unwrap();
-        let nice = rest.split(' ').nth(16).unwrap().parse().unwrap();
-        out.push((name.to_string(), nice));
+        let fields: Vec<&str> = rest.split(' ').collect();
+        let nice = fields[16].parse().unwrap();
+        let policy = fields[38].parse().unwrap();
+        out.push((name.to_string(), nice, policy));
     }
     out
 }
 
 /// A wrong OPER guess costs a bcrypt (cost 12: about 0.25 s of CPU). It
-/// runs on a thread of its own (`ircd-hash`) at 10 nice steps below the
-/// process, so that under contention the threads serving every client win;
-/// those keep the process's priority, and the pool that ran the job is not
-/// lowered (it also runs rehashes, under State's locks).
+/// runs on a thread of its own (`ircd-hash`) under SCHED_IDLE and at 10
+/// nice steps below the process, so that under contention the threads
+/// serving every client win; those keep the process's priority and policy,
+/// and the pool that ran the job is not lowered (it also runs rehashes,
+/// under State's locks).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_checks_run_at_low_priority() {
     // Cost 13: the check lasts long enough (about 0.5 s) to be seen.
@@ -311,26 +319,38 @@ async fn password_checks_run_at_low_priority() {
     );
     let pid = p.child.id();
     // Relative to the process's own priority (the suite may run under nice).
-    let base = thread_nices(pid)
+    let (_, base, base_policy) = thread_nices(pid)
         .into_iter()
-        .find(|(name, _)| name == "ircd")
-        .unwrap()
-        .1;
+        .find(|(name, ..)| name == "ircd")
+        .unwrap();
     let mut c = TestClient::connect(p.addr()).await;
     c.register("guesser").await;
     c.send("OPER root wrong").await;
-    // Watch the threads while the check runs.
+    // Watch the threads while the check runs: the thread lowers itself
+    // first thing, so it may be seen for a moment before it has.
+    let lowered = |(_, n, p): &(String, i64, u32)| *n == (base + 10).min(19) && *p == 5;
     let mut seen = None;
     let t0 = std::time::Instant::now();
-    while seen.is_none() && t0.elapsed() < Duration::from_secs(20) {
-        seen = thread_nices(pid)
+    while !seen.as_ref().is_some_and(lowered) && t0.elapsed() < Duration::from_secs(20) {
+        if let Some(t) = thread_nices(pid)
             .into_iter()
-            .find(|(n, _)| n == "ircd-hash");
+            .find(|(n, ..)| n == "ircd-hash")
+        {
+            seen = Some(t);
+        }
         std::thread::sleep(Duration::from_micros(500));
     }
-    let (_, nice) = seen.expect("no ircd-hash thread while OPER was checked");
-    assert_eq!(nice, (base + 10).min(19));
+    let seen = seen.expect("no ircd-hash thread while OPER was checked");
+    assert!(
+        lowered(&seen),
+        "the hash thread is not SCHED_IDLE at nice +10: {seen:?}"
+    );
     c.expect("464").await;
     let after = thread_nices(pid);
-    assert!(after.iter().all(|(_, n)| *n == base), "{after:?}");
+    assert!(
+        after
+            .iter()
+            .all(|(_, n, p)| *n == base && *p == base_policy),
+        "{after:?}"
+    );
 }

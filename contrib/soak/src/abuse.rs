@@ -57,6 +57,18 @@ pub fn run(a: &Args) -> bool {
     let storm_rate: f64 = a.get("storm-rate", 500.0);
     let storm_inflight: usize = a.get("storm-inflight", 64);
     let opers: u32 = a.get("opers", 4);
+    // Which abuses run, in this order, each after a quiet phase (all five
+    // by default; `--abuses storm` alone for a quick look at one).
+    let all = ["flood", "slow", "storm", "garbage", "oper"];
+    let chosen = a.s("abuses", "flood,slow,storm,garbage,oper");
+    let abuses: Vec<&'static str> = all
+        .into_iter()
+        .filter(|x| chosen.split(',').any(|c| c == *x))
+        .collect();
+    if abuses.is_empty() {
+        eprintln!("--abuses: none of {all:?} in {chosen:?}");
+        return false;
+    }
     let limit: f64 = a.get("limit", 1.10);
     let chans = residents.div_ceil(per_chan);
     let busy: String = (0..chans)
@@ -82,10 +94,8 @@ pub fn run(a: &Args) -> bool {
 
     let mut plan: Vec<(u32, &'static str)> = Vec::new();
     for r in 1..=rounds {
-        for p in [
-            "quiet", "flood", "quiet", "slow", "quiet", "storm", "quiet", "garbage", "quiet",
-            "oper",
-        ] {
+        for &p in &abuses {
+            plan.push((r, "quiet"));
             plan.push((r, p));
         }
     }
@@ -158,10 +168,9 @@ pub fn run(a: &Args) -> bool {
                     // Fresh addresses each round: a round measures wrong
                     // passwords that get hashed, not only refusals of
                     // addresses still throttled from the round before.
-                    tasks.push(rt.spawn(workers::oper_guesser(
-                        ctx.clone(),
-                        id + opers * (round - 1),
-                    )));
+                    tasks.push(
+                        rt.spawn(workers::oper_guesser(ctx.clone(), id + opers * (round - 1))),
+                    );
                 }
             }
             _ => {}
@@ -304,7 +313,7 @@ pub fn run(a: &Args) -> bool {
     );
     let _ = writeln!(out, "|---|---|---|---|---|---|");
     let mut ok = true;
-    for name in ["flood", "slow", "storm", "garbage", "oper"] {
+    for &name in &abuses {
         let mut r: Vec<f64> = ratios.iter().filter(|x| x.0 == name).map(|x| x.1).collect();
         let r50: Vec<String> = ratios
             .iter()
@@ -342,7 +351,7 @@ pub fn run(a: &Args) -> bool {
         v
     };
     let q = pooled("quiet");
-    for name in ["quiet", "flood", "slow", "storm", "garbage", "oper"] {
+    for name in std::iter::once("quiet").chain(abuses.iter().copied()) {
         let v = pooled(name);
         let _ = writeln!(
             out,

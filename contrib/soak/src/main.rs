@@ -49,6 +49,7 @@ soak:    --duration 600 (s)  --warmup 120 (s)  --sample 5 (s)
          --storm-rate 20  --storm-inflight 32  --obs-ms 100
 abuse:   --residents 200  --per-chan 20  --every-ms 500  --pad 40
          --phase 20 (s)  --gap 2 (s, not counted)  --rounds 3  --obs-ms 10
+         --abuses flood,slow,storm,garbage,oper (each after a quiet phase)
          --flooders 4  --slow 20  --garbage 10  --garbage-rate 5
          --storm-rate 500  --storm-inflight 64  --opers 4  --limit 1.10
          (abuse: --garbage-skip defaults to OPER, which has its own phase)
