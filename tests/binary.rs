@@ -283,10 +283,8 @@ async fn sighup_reloads_motd_and_sigterm_says_goodbye() {
     assert!(p.wait().success(), "exit status 0 after SIGTERM");
 }
 
-/// The nice values (field 19 of /proc/PID/task/TID/stat) of the process's
-/// threads, by thread name.
 /// Each thread's name, nice value and scheduling policy (0 SCHED_OTHER, 5
-/// SCHED_IDLE), from `/proc/PID/task/*/stat` (fields 19 and 41).
+/// SCHED_IDLE...), from `/proc/PID/task/*/stat` (fields 19 and 41).
 fn thread_nices(pid: u32) -> Vec<(String, i64, u32)> {
     let mut out = Vec::new();
     for t in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
@@ -304,9 +302,9 @@ fn thread_nices(pid: u32) -> Vec<(String, i64, u32)> {
 }
 
 /// A wrong OPER guess costs a bcrypt (cost 12: about 0.25 s of CPU). It
-/// runs on a thread of its own (`ircd-hash`) under SCHED_IDLE and at 10
-/// nice steps below the process, so that under contention the threads
-/// serving every client win; those keep the process's priority and policy,
+/// runs on a thread of its own (`ircd-hash`) at 10 nice steps below the
+/// process, so that under contention the threads serving every client
+/// win; those keep the process's priority and scheduling policy,
 /// and the pool that ran the job is not lowered (it also runs rehashes,
 /// under State's locks).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -328,7 +326,7 @@ async fn password_checks_run_at_low_priority() {
     c.send("OPER root wrong").await;
     // Watch the threads while the check runs: the thread lowers itself
     // first thing, so it may be seen for a moment before it has.
-    let lowered = |(_, n, p): &(String, i64, u32)| *n == (base + 10).min(19) && *p == 5;
+    let lowered = |(_, n, p): &(String, i64, u32)| *n == (base + 10).min(19) && *p == base_policy;
     let mut seen = None;
     let t0 = std::time::Instant::now();
     while !seen.as_ref().is_some_and(lowered) && t0.elapsed() < Duration::from_secs(20) {
@@ -343,14 +341,62 @@ async fn password_checks_run_at_low_priority() {
     let seen = seen.expect("no ircd-hash thread while OPER was checked");
     assert!(
         lowered(&seen),
-        "the hash thread is not SCHED_IDLE at nice +10: {seen:?}"
+        "the hash thread is not at nice +10: {seen:?}"
     );
     c.expect("464").await;
+    // Only the accept thread (see below) stays lowered.
     let after = thread_nices(pid);
     assert!(
         after
             .iter()
-            .all(|(_, n, p)| *n == base && *p == base_policy),
+            .all(|(t, n, p)| (*n == base || t == "ircd-accept") && *p == base_policy),
+        "{after:?}"
+    );
+}
+
+/// The accept loops run on a thread of their own ("ircd-accept") at 10
+/// nice steps below the process, so that a connection storm's accepts and
+/// refusals yield to the threads serving connected clients; accepted
+/// connections are served on those (moved there), refused ones get their
+/// ERROR from the accept thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_are_accepted_on_a_lowered_thread_and_served_elsewhere() {
+    let p = spawn("[connections]\nexempt = []\nper_ip = 2\n", &[]);
+    let pid = p.child.id();
+    // The port takes connections (the listener is bound) a moment before
+    // the accept thread is up.
+    let t0 = std::time::Instant::now();
+    let mut threads = thread_nices(pid);
+    while !threads.iter().any(|(t, ..)| t == "ircd-accept") && t0.elapsed() < WAIT {
+        std::thread::sleep(Duration::from_millis(5));
+        threads = thread_nices(pid);
+    }
+    let base = threads.iter().find(|(t, ..)| t == "ircd").unwrap().1;
+    let accept: Vec<_> = threads
+        .iter()
+        .filter(|(t, ..)| t == "ircd-accept")
+        .collect();
+    assert_eq!(accept.len(), 1, "{threads:?}");
+    assert_eq!(accept[0].1, (base + 10).min(19), "{threads:?}");
+    let mut a = TestClient::connect(p.addr()).await;
+    a.register("first").await;
+    let mut b = TestClient::connect(p.addr()).await;
+    b.register("second").await;
+    a.send("PRIVMSG second :moved and served").await;
+    assert_eq!(b.expect("PRIVMSG").await.last(), "moved and served");
+    let mut c = TestClient::connect(p.addr()).await;
+    let lines = c.expect_closed().await;
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(
+        lines[0].last(),
+        "Closing Link: 127.0.0.1 (too many host connections)"
+    );
+    // The serving threads keep the process's priority.
+    let after = thread_nices(pid);
+    assert!(
+        after
+            .iter()
+            .all(|(t, n, _)| *n == base || t == "ircd-accept"),
         "{after:?}"
     );
 }
