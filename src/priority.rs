@@ -1,18 +1,19 @@
 //! Lower priority for the work a hostile client can make the server do
 //! without end, so that the threads serving connected clients win the CPU
-//! from it: password hashes ([`crate::hashing`]) and the accept loops,
-//! where a connection storm's accepts, refusals and closes are done
-//! (`net::front`). Such a thread runs 10 nice steps below the process: it
-//! keeps about a tenth of a busy thread's share, so logins and new
-//! connections go on on a busy box, and a serving thread that wakes up
+//! from it: password hashes ([`crate::hashing`]). Such a thread runs 10
+//! nice steps below the process: it keeps about a tenth of a busy thread's
+//! share, so logins go on on a busy box, and a serving thread that wakes up
 //! takes the CPU from it within a fraction of a time slice.
 //!
 //! Not SCHED_IDLE, though it would hand the CPU over at once: an idle
 //! thread gets only about 0.3 % against each busy thread of normal
 //! priority, this server's or another program's. Tried: beside two
-//! fuzzers, the test suite's OPER checks (a cost-12 bcrypt) took over 10 s
-//! and 5,000 clients connecting to an in-process server starved the next
-//! connection past 10 s.
+//! fuzzers, the test suite's OPER checks (a cost-12 bcrypt) took over 10 s.
+//! (The accept loops, tried on a thread of their own at nice +10 or
+//! SCHED_IDLE, stay on the serving runtime: at SCHED_IDLE, 5,000 clients
+//! connecting beside two fuzzers starved the next connection past 10 s, and
+//! at nice +10 the abuse benchmark's storm could not be told from the
+//! serving-runtime loops, 20 rounds each; contrib/bench/abuse.md.)
 //!
 //! An unprivileged thread may lower itself but not raise itself back, so
 //! only threads made for this are lowered, never tokio's pools.

@@ -344,59 +344,11 @@ async fn password_checks_run_at_low_priority() {
         "the hash thread is not at nice +10: {seen:?}"
     );
     c.expect("464").await;
-    // Only the accept thread (see below) stays lowered.
     let after = thread_nices(pid);
     assert!(
         after
             .iter()
-            .all(|(t, n, p)| (*n == base || t == "ircd-accept") && *p == base_policy),
-        "{after:?}"
-    );
-}
-
-/// The accept loops run on a thread of their own ("ircd-accept") at 10
-/// nice steps below the process, so that a connection storm's accepts and
-/// refusals yield to the threads serving connected clients; accepted
-/// connections are served on those (moved there), refused ones get their
-/// ERROR from the accept thread.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connections_are_accepted_on_a_lowered_thread_and_served_elsewhere() {
-    let p = spawn("[connections]\nexempt = []\nper_ip = 2\n", &[]);
-    let pid = p.child.id();
-    // The port takes connections (the listener is bound) a moment before
-    // the accept thread is up.
-    let t0 = std::time::Instant::now();
-    let mut threads = thread_nices(pid);
-    while !threads.iter().any(|(t, ..)| t == "ircd-accept") && t0.elapsed() < WAIT {
-        std::thread::sleep(Duration::from_millis(5));
-        threads = thread_nices(pid);
-    }
-    let base = threads.iter().find(|(t, ..)| t == "ircd").unwrap().1;
-    let accept: Vec<_> = threads
-        .iter()
-        .filter(|(t, ..)| t == "ircd-accept")
-        .collect();
-    assert_eq!(accept.len(), 1, "{threads:?}");
-    assert_eq!(accept[0].1, (base + 10).min(19), "{threads:?}");
-    let mut a = TestClient::connect(p.addr()).await;
-    a.register("first").await;
-    let mut b = TestClient::connect(p.addr()).await;
-    b.register("second").await;
-    a.send("PRIVMSG second :moved and served").await;
-    assert_eq!(b.expect("PRIVMSG").await.last(), "moved and served");
-    let mut c = TestClient::connect(p.addr()).await;
-    let lines = c.expect_closed().await;
-    assert_eq!(lines.len(), 1, "{lines:?}");
-    assert_eq!(
-        lines[0].last(),
-        "Closing Link: 127.0.0.1 (too many host connections)"
-    );
-    // The serving threads keep the process's priority.
-    let after = thread_nices(pid);
-    assert!(
-        after
-            .iter()
-            .all(|(t, n, _)| *n == base || t == "ircd-accept"),
+            .all(|(_, n, p)| *n == base && *p == base_policy),
         "{after:?}"
     );
 }

@@ -4,7 +4,6 @@
 //! channels, and graceful shutdown.
 
 mod flood;
-mod front;
 mod gateway;
 mod ident;
 pub mod proxy;
@@ -29,6 +28,7 @@ use crate::{
     proto::{Line, caps::Cap},
     state::State,
 };
+use refusals::Refusal;
 
 /// What every task of the server shares.
 pub struct Shared {
@@ -305,18 +305,14 @@ impl Server {
     pub async fn run(self) {
         let shared = self.shared;
         let config = shared.state.config();
-        let loops = self
-            .listeners
-            .into_iter()
-            .enumerate()
-            .map(|(i, l)| (l, i, config.listen[i].websocket || config.listen[i].proxy))
-            .collect();
+        for (i, listener) in self.listeners.into_iter().enumerate() {
+            let shared2 = shared.clone();
+            let special = config.listen[i].websocket || config.listen[i].proxy;
+            shared
+                .tracker
+                .spawn(accept_loop(listener, i, special, shared2));
+        }
         drop(config);
-        // The accept loops stop at shutdown, and also when this future is
-        // dropped (its runtime gone): the front thread must not outlive it.
-        let stop = shared.shutdown.child_token();
-        let _stop_with_run = stop.clone().drop_guard();
-        front::start(loops, &shared, stop);
         let idle = shared.clone();
         shared.tracker.spawn(idle_driver(idle));
         if shared.state.config().history.enabled {
@@ -332,6 +328,169 @@ impl Server {
         }
         tracing::info!("server stopped");
     }
+}
+
+/// `special`: a WebSocket or PROXY listener, whose connections `gateway.rs`
+/// serves (their real address is known only after a header).
+async fn accept_loop(listener: TcpListener, index: usize, special: bool, shared: Arc<Shared>) {
+    let mut starved = Starved::default();
+    // At the max_connections ceiling: logged when it starts and ends, not
+    // for every refused socket (a storm would flood the log).
+    let mut full = false;
+    loop {
+        let accepted = tokio::select! {
+            _ = shared.shutdown.cancelled() => return,
+            r = listener.accept() => r,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                starved.recovered();
+                let _ = stream.set_nodelay(true);
+                let kind = shared.kind(index);
+                // D-lines first: a banned address gets no TLS handshake, no
+                // PROXY header and no WEBIRC (gateways check the real one).
+                if let Some(ban) = shared.state.dline_for(peer.ip()) {
+                    shared.purge_bans();
+                    shared.refusals.note(Refusal::Dlined, peer);
+                    if matches!(kind, Kind::Plain) && !special {
+                        let why = format!("Banned: {}", ban.reason);
+                        shared.tracker.spawn(session::refuse(stream, peer, why));
+                    }
+                    continue;
+                }
+                // The global ceiling, before the process runs out of descriptors.
+                // No task and no wait here: at the ceiling, a refused socket
+                // is closed at once (its ERROR fits an empty send buffer).
+                let Some(slot) = Slot::take(&shared) else {
+                    if !std::mem::replace(&mut full, true) {
+                        tracing::warn!("max_connections reached: refusing new connections");
+                    }
+                    tracing::debug!(%peer, "connection refused: max_connections reached");
+                    if matches!(kind, Kind::Plain) && !special {
+                        let text = format!(
+                            "Closing Link: {} (server full: too many connections)",
+                            peer.ip()
+                        );
+                        let _ = stream.try_write(&Line::new(None, "ERROR").text(&text).build());
+                    }
+                    continue;
+                };
+                if std::mem::take(&mut full) {
+                    tracing::info!("below max_connections again: accepting");
+                }
+                if special || is_webirc_gateway(&shared, peer.ip()) {
+                    let shared2 = shared.clone();
+                    shared
+                        .tracker
+                        .spawn(gateway::serve(stream, peer, index, kind, shared2, slot));
+                    continue;
+                }
+                // Per-address limits before anything else, a TLS handshake included.
+                let tls = matches!(kind, Kind::Tls(_));
+                let admission = match shared.state.admit(peer.ip(), tls) {
+                    Ok(admission) => admission,
+                    Err(why) => {
+                        shared.refusals.note(Refusal::ClassLimits, peer);
+                        // A TLS client would need a handshake to read the
+                        // reason; refused TLS connections are just closed.
+                        if !tls {
+                            shared.tracker.spawn(session::refuse(stream, peer, why));
+                        }
+                        continue;
+                    }
+                };
+                let conn = session::Conn {
+                    peer,
+                    tls,
+                    host: None,
+                    certfp: None,
+                    admission,
+                    slot,
+                    local: stream.local_addr().ok(),
+                };
+                let shared2 = shared.clone();
+                // Plaintext and TLS connections are separate tasks, so that a
+                // plaintext one does not carry the (much larger) TLS future.
+                match kind {
+                    Kind::Plain => {
+                        let (rd, wr) = transport::stream(stream);
+                        shared.tracker.spawn(session::serve(rd, wr, conn, shared2));
+                    }
+                    Kind::Tls(cfg) => {
+                        shared.tracker.spawn(serve_tls(stream, cfg, conn, shared2));
+                    }
+                }
+            }
+            Err(e) => {
+                let pause = starved.failed(&e);
+                tokio::select! {
+                    _ = shared.shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(pause) => {}
+                }
+            }
+        }
+    }
+}
+
+/// An accept loop's state while `accept` fails for want of resources (out
+/// of file descriptors, EMFILE/ENFILE, or of memory): it backs off
+/// from 100 ms, doubling to 1 s, and logs the start and the end of the
+/// episode once each instead of every attempt. The connections waiting
+/// meanwhile stay in the listen backlog and are accepted when descriptors
+/// free up. Any other error is about one connection (reset before it was
+/// accepted): logged at debug, retried at once.
+#[derive(Default)]
+struct Starved {
+    pause: Option<Duration>,
+    failures: u64,
+}
+
+impl Starved {
+    const FIRST: Duration = Duration::from_millis(100);
+    const MAX: Duration = Duration::from_secs(1);
+
+    /// How long to wait before the next `accept` after `e`.
+    fn failed(&mut self, e: &std::io::Error) -> Duration {
+        // EMFILE, ENFILE and ENOMEM: the same numbers on Linux and the BSDs.
+        const ENOMEM: i32 = 12;
+        const ENFILE: i32 = 23;
+        const EMFILE: i32 = 24;
+        let resources = matches!(e.raw_os_error(), Some(EMFILE | ENFILE | ENOMEM))
+            || e.kind() == std::io::ErrorKind::OutOfMemory;
+        if !resources {
+            tracing::debug!(error = %e, "accept failed");
+            return Duration::ZERO;
+        }
+        self.failures += 1;
+        let pause = match self.pause {
+            None => {
+                tracing::warn!(
+                    error = %e,
+                    "accept: out of file descriptors (or memory); new connections wait \
+                     in the backlog, retrying every second at most"
+                );
+                Self::FIRST
+            }
+            Some(p) => (p * 2).min(Self::MAX),
+        };
+        self.pause = Some(pause);
+        pause
+    }
+
+    /// A connection was accepted: the end of an episode, if one was on.
+    fn recovered(&mut self) {
+        if self.pause.take().is_some() {
+            tracing::info!(failed_attempts = self.failures, "accepting again");
+            self.failures = 0;
+        }
+    }
+}
+
+/// Is `ip` the address of a WEBIRC gateway? Its connections read a first
+/// line before admission (`gateway.rs`).
+fn is_webirc_gateway(shared: &Shared, ip: std::net::IpAddr) -> bool {
+    let config = shared.state.config();
+    !config.web.webirc.is_empty() && config.web.webirc_for(ip).next().is_some()
 }
 
 async fn serve_tls(
