@@ -402,3 +402,34 @@ fn example_documents_the_class_keys() {
         );
     }
 }
+
+/// Failed OPER attempts count per `[connections] ipv6_prefix` network, as
+/// connections and logins do (they counted per /64 whatever the setting):
+/// with /48, three failures from one /64 use up the attempts of another
+/// /64 of the same /48, and a different /48 still gets its own.
+#[tokio::test]
+async fn oper_failures_count_per_ipv6_prefix_network() {
+    let hash = bcrypt::hash("right", 4).unwrap();
+    let srv = start(&format!(
+        "{PROXY_LISTENERS}[connections]\nipv6_prefix = 48\n[[oper]]\nname = \"root\"\npassword = {hash:?}\n"
+    ))
+    .await;
+    let p = srv.addrs[1];
+    let mut a = via_proxy(p, "2001:db8:0:1::1").await;
+    a.register("guesser").await;
+    for guess in ["a", "b", "c"] {
+        a.send(&format!("OPER root {guess}")).await;
+        a.expect("464").await;
+    }
+    let mut b = via_proxy(p, "2001:db8:0:2::1").await;
+    b.register("neighbour").await;
+    b.send("OPER root right").await;
+    assert_eq!(
+        b.expect("491").await.last(),
+        "Too many failed OPER attempts from your address; try again later"
+    );
+    let mut c = via_proxy(p, "2001:db8:1::1").await;
+    c.register("elsewhere").await;
+    c.send("OPER root right").await;
+    c.expect("381").await;
+}

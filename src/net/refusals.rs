@@ -2,8 +2,8 @@
 //! refusals a second; logging each at info would flood the operator's log
 //! (and cost the server a write each, on the thread that serves everyone).
 //! So each kind of refusal is logged at info once per [`INTERVAL`], the
-//! next one after it saying how many went unlogged in between; every one is
-//! still logged at debug. The peer's address is logged, never the reason
+//! next one after it saying how many went unlogged at info in between;
+//! those are logged at debug (each refusal once, at one level). The peer's address is logged, never the reason
 //! text an operator wrote into a ban.
 
 use std::{
@@ -53,13 +53,14 @@ impl Refusals {
     /// Logs that `peer` was refused for `why`.
     pub fn note(&self, why: Refusal, peer: SocketAddr) {
         let reason = why.text();
-        tracing::debug!(%peer, "connection refused: {reason}");
         let now = Instant::now();
         let unlogged = {
             let mut w = self.windows.lock();
             match &mut w[why as usize] {
                 Some((start, n)) if now.duration_since(*start) < INTERVAL => {
                     *n += 1;
+                    drop(w);
+                    tracing::debug!(%peer, "connection refused: {reason}");
                     return;
                 }
                 slot => slot.replace((now, 0)).map_or(0, |(_, n)| n),

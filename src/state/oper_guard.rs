@@ -1,7 +1,8 @@
 //! Failed OPER attempts per address: each costs a bcrypt check (a quarter
 //! of a second of CPU at the default cost), so an address gets a few per
 //! window, whatever connections it opens; past them OPER is refused at once,
-//! with no hash computed. IPv6 addresses count per /64.
+//! with no hash computed. IPv6 addresses count per `[connections]
+//! ipv6_prefix` network (/64 by default), as the login throttle does.
 
 use std::{collections::HashMap, net::IpAddr, sync::LazyLock, time::Duration};
 
@@ -44,17 +45,20 @@ pub fn verify_oper_password(hash: Option<&str>, password: &str) -> bool {
     })
 }
 
-fn key(ip: IpAddr) -> IpAddr {
-    super::hosts::network_of(ip, 32, 64)
-}
-
 impl State {
+    /// The address an OPER failure counts against: IPv6 per `[connections]
+    /// ipv6_prefix` network, as connections and logins are.
+    fn oper_key(&self, ip: IpAddr) -> IpAddr {
+        super::hosts::network_of(ip, 32, self.config().connections.ipv6_prefix)
+    }
+
     /// Has `ip` used up its failed OPER attempts for now?
     pub fn oper_throttled(&self, ip: IpAddr) -> bool {
         let now = Instant::now();
+        let key = self.oper_key(ip);
         self.oper_failures
             .lock()
-            .get(&key(ip))
+            .get(&key)
             .is_some_and(|&(start, n)| {
                 now.duration_since(start) < OPER_FAILURE_WINDOW && n >= OPER_FAILURES_PER_ADDRESS
             })
@@ -63,6 +67,7 @@ impl State {
     /// Counts a failed OPER attempt from `ip`.
     pub fn note_oper_failure(&self, ip: IpAddr) {
         let now = Instant::now();
+        let key = self.oper_key(ip);
         let mut f = self.oper_failures.lock();
         if f.len() >= MAX_ENTRIES {
             f.retain(|_, (start, _)| now.duration_since(*start) < OPER_FAILURE_WINDOW);
@@ -74,7 +79,7 @@ impl State {
                 f.retain(|_, (start, _)| *start > cut);
             }
         }
-        let w = f.entry(key(ip)).or_insert((now, 0));
+        let w = f.entry(key).or_insert((now, 0));
         if now.duration_since(w.0) >= OPER_FAILURE_WINDOW {
             *w = (now, 0);
         }
