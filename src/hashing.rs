@@ -2,11 +2,26 @@
 //! about 0.25 s of CPU; a login storm or wrong OPER guesses could take the
 //! CPUs from the threads that serve every client. Each hash (and check)
 //! runs on a thread of its own, started for it, 10 nice steps below the
-//! process ([`crate::priority`]), so that under contention the serving
-//! threads win and the guessers wait. A thread of its own, because an unprivileged process may not
-//! raise a thread's priority back: a lowered thread of tokio's blocking
-//! pool would later run other jobs (a rehash, under State's locks) low too.
-//! Starting a thread costs tens of microseconds, nothing beside a hash.
+//! process, so that under contention the serving threads win and the
+//! guessers wait: it keeps about a tenth of a busy thread's share, so
+//! logins go on on a busy box (the abuse benchmark's OPER phase, about 70
+//! hashes per 10 s on the server's one CPU, kept the observer's p99 within
+//! 10 % of quiet on a quiet machine; contrib/bench/abuse.md).
+//!
+//! A thread of its own, because an unprivileged process may not raise a
+//! thread's priority back: a lowered thread of tokio's blocking pool would
+//! later run other jobs (a rehash, under State's locks) low too. Starting a
+//! thread costs tens of microseconds, nothing beside a hash.
+//!
+//! Not SCHED_IDLE, though a waking thread would preempt it at once: an idle
+//! thread gets only about 0.3 % against each busy thread of normal
+//! priority, this server's or another program's. Tried: beside two
+//! fuzzers, the suite's OPER checks (cost-4 hashes, and the cost-12 dummy
+//! for unknown names) took over 10 s. (The accept loops were tried on a
+//! thread of their own too: at SCHED_IDLE, 5,000 clients connecting beside
+//! two fuzzers starved the next connection past 10 s; at nice +10 the abuse
+//! benchmark's storm could not be told from loops on the serving runtime,
+//! 20 rounds each, contrib/bench/abuse.md. They stay on the serving runtime.)
 
 use std::sync::Mutex;
 
@@ -20,7 +35,7 @@ pub fn run<T: Send>(f: impl FnOnce() -> T + Send) -> T {
         let spawned = std::thread::Builder::new()
             .name("ircd-hash".into())
             .spawn_scoped(s, || {
-                crate::priority::lower_this_thread();
+                lower_this_thread();
                 take().map(|f| f())
             });
         let done = match spawned {
@@ -32,6 +47,25 @@ pub fn run<T: Send>(f: impl FnOnce() -> T + Send) -> T {
             None => take().map(|f| f()).expect("the hash ran nowhere"),
         }
     })
+}
+
+/// Lowers the calling thread's nice value by 10 (at most to 19). On Linux,
+/// PRIO_PROCESS with `who` 0 means the calling thread alone.
+fn lower_this_thread() {
+    #[cfg(target_os = "linux")]
+    {
+        unsafe extern "C" {
+            fn getpriority(which: i32, who: u32) -> i32;
+            fn setpriority(which: i32, who: u32, prio: i32) -> i32;
+        }
+        const PRIO_PROCESS: i32 = 0;
+        // SAFETY: both calls take plain integers and touch no memory of
+        // ours. A failure leaves the priority as it was, which is harmless.
+        unsafe {
+            let nice = getpriority(PRIO_PROCESS, 0);
+            setpriority(PRIO_PROCESS, 0, (nice + 10).min(19));
+        }
+    }
 }
 
 #[cfg(test)]

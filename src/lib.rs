@@ -10,7 +10,6 @@ pub mod config;
 pub mod hashing;
 pub mod init;
 pub mod net;
-pub mod priority;
 pub mod proto;
 pub mod services;
 pub mod state;

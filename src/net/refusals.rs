@@ -3,8 +3,8 @@
 //! (and cost the server a write each, on the thread that serves everyone).
 //! So each kind of refusal is logged at info once per [`INTERVAL`], the
 //! next one after it saying how many went unlogged at info in between;
-//! those are logged at debug (each refusal once, at one level). The peer's address is logged, never the reason
-//! text an operator wrote into a ban.
+//! those are logged at debug (each refusal once, at one level). The peer's
+//! address is logged, never the reason text an operator wrote into a ban.
 
 use std::{
     net::SocketAddr,
