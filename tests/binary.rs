@@ -304,9 +304,9 @@ fn thread_nices(pid: u32) -> Vec<(String, i64, u32)> {
 /// A wrong OPER guess costs a bcrypt (cost 12: about 0.25 s of CPU). It
 /// runs on a thread of its own (`ircd-hash`) at 10 nice steps below the
 /// process, so that under contention the threads serving every client
-/// win; those keep the process's priority and scheduling policy,
-/// and the pool that ran the job is not lowered (it also runs rehashes,
-/// under State's locks).
+/// win; those keep the process's priority and scheduling policy, and the
+/// pool that ran the job is not lowered (it also runs rehashes, under
+/// State's locks).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_checks_run_at_low_priority() {
     // Cost 13: the check lasts long enough (about 0.5 s) to be seen.
