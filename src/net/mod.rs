@@ -345,7 +345,6 @@ async fn accept_loop(listener: TcpListener, index: usize, special: bool, shared:
         match accepted {
             Ok((stream, peer)) => {
                 starved.recovered();
-                let _ = stream.set_nodelay(true);
                 let kind = shared.kind(index);
                 // D-lines first: a banned address gets no TLS handshake, no
                 // PROXY header and no WEBIRC (gateways check the real one).
@@ -353,32 +352,28 @@ async fn accept_loop(listener: TcpListener, index: usize, special: bool, shared:
                     shared.purge_bans();
                     shared.refusals.note(Refusal::Dlined, peer);
                     if matches!(kind, Kind::Plain) && !special {
-                        let why = format!("Banned: {}", ban.reason);
-                        shared.tracker.spawn(session::refuse(stream, peer, why));
+                        refuse_now(stream, peer, &format!("Banned: {}", ban.reason));
                     }
                     continue;
                 }
                 // The global ceiling, before the process runs out of descriptors.
-                // No task and no wait here: at the ceiling, a refused socket
-                // is closed at once (its ERROR fits an empty send buffer).
                 let Some(slot) = Slot::take(&shared) else {
                     if !std::mem::replace(&mut full, true) {
                         tracing::warn!("max_connections reached: refusing new connections");
                     }
                     tracing::debug!(%peer, "connection refused: max_connections reached");
                     if matches!(kind, Kind::Plain) && !special {
-                        let text = format!(
-                            "Closing Link: {} (server full: too many connections)",
-                            peer.ip()
-                        );
-                        let _ = stream.try_write(&Line::new(None, "ERROR").text(&text).build());
+                        refuse_now(stream, peer, "server full: too many connections");
                     }
                     continue;
                 };
                 if std::mem::take(&mut full) {
                     tracing::info!("below max_connections again: accepting");
                 }
+                // Served sockets send lines as they are written, not after
+                // the peer's delayed ACK (set only on those: refusals skip it).
                 if special || is_webirc_gateway(&shared, peer.ip()) {
+                    let _ = stream.set_nodelay(true);
                     let shared2 = shared.clone();
                     shared
                         .tracker
@@ -394,11 +389,12 @@ async fn accept_loop(listener: TcpListener, index: usize, special: bool, shared:
                         // A TLS client would need a handshake to read the
                         // reason; refused TLS connections are just closed.
                         if !tls {
-                            shared.tracker.spawn(session::refuse(stream, peer, why));
+                            refuse_now(stream, peer, &why);
                         }
                         continue;
                     }
                 };
+                let _ = stream.set_nodelay(true);
                 let conn = session::Conn {
                     peer,
                     tls,
@@ -516,6 +512,17 @@ async fn serve_tls(
         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
     }
     shared.state.release(&mut conn.admission);
+}
+
+/// Refuses a plaintext connection the accept loop will not serve: its
+/// ERROR line, then the socket closed, with no task, no wait and no
+/// `shutdown` call (a connection storm is thousands of these a second, and
+/// they run on the loop that accepts everyone). A fresh socket's send buffer
+/// is empty, so the line (under 512 bytes) is written whole; the close sends
+/// it, then the FIN.
+fn refuse_now(stream: tokio::net::TcpStream, peer: SocketAddr, why: &str) {
+    let text = format!("Closing Link: {} ({why})", peer.ip());
+    let _ = stream.try_write(&Line::new(None, "ERROR").text(&text).build());
 }
 
 /// One of the `[limits] max_connections` slots: taken when a socket is
