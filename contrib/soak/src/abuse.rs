@@ -70,7 +70,14 @@ pub fn run(a: &Args) -> bool {
         return false;
     }
     let limit: f64 = a.get("limit", 1.10);
+    let observers: u32 = a.get("observers", 4);
+    let realtime: bool = a.get::<u8>("obs-rt", 1) == 1;
+    let slow_control: bool = a.get::<u8>("slow-control", 1) == 1;
     let chans = residents.div_ceil(per_chan);
+    if observers == 0 || observers > chans {
+        eprintln!("--observers: 1 to {chans} (one per resident channel)");
+        return false;
+    }
     let busy: String = (0..chans)
         .map(|i| format!("#r{i}"))
         .collect::<Vec<_>>()
@@ -88,7 +95,10 @@ pub fn run(a: &Args) -> bool {
         return false;
     }
     ctx.talking.store(true, Relaxed);
-    let (obs_rt, obs_stop) = start_observer(&ctx, "#r0", obs_every);
+    let who: Vec<(String, String)> = (0..observers)
+        .map(|i| (format!("obs{i}"), format!("#r{i}")))
+        .collect();
+    let (obs_rt, obs_stop) = start_observer(&ctx, &who, obs_every, realtime);
     eprintln!("warming up 10 s");
     sleep(Duration::from_secs(10));
 
@@ -96,7 +106,15 @@ pub fn run(a: &Args) -> bool {
     for r in 1..=rounds {
         for &p in &abuses {
             plan.push((r, "quiet"));
-            plan.push((r, p));
+            // The slow readers' control: the same clients reading, before
+            // and after (the slow ratio is against these two).
+            if p == "slow" && slow_control {
+                plan.push((r, "members"));
+                plan.push((r, p));
+                plan.push((r, "members"));
+            } else {
+                plan.push((r, p));
+            }
         }
     }
     plan.push((rounds, "quiet"));
@@ -119,6 +137,8 @@ pub fn run(a: &Args) -> bool {
             g(&c.abuse_refused),
             g(&c.oper_sessions),
             g(&c.oper_lines),
+            g(&c.member_sessions),
+            g(&c.member_dropped),
         ]
     };
     for (round, name) in plan {
@@ -142,6 +162,18 @@ pub fn run(a: &Args) -> bool {
                         ctx.clone(),
                         id + 1000 * round,
                         busy.clone(),
+                        false,
+                    )));
+                }
+            }
+            "members" => {
+                // The slow readers' addresses (+500: 500 % 250 == 0), other nicks.
+                for id in 0..slow {
+                    tasks.push(rt.spawn(workers::slow_reader(
+                        ctx.clone(),
+                        id + 1000 * round + 500,
+                        busy.clone(),
+                        true,
                     )));
                 }
             }
@@ -189,6 +221,7 @@ pub fn run(a: &Args) -> bool {
                 d[0], d[1], d[2], d[12]
             ),
             "slow" => format!("{} sessions, {} dropped by the server", d[3], d[4]),
+            "members" => format!("{} reading members, {} dropped", d[15], d[16]),
             "storm" => format!(
                 "{} attempts ({:.0}/s), {} refused, {} registered, {} other",
                 d[5],
@@ -244,9 +277,16 @@ pub fn run(a: &Args) -> bool {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "\n## Phases ({} s each, observer every {} ms, {} residents in {} channels each sending every {} ms)\n",
+        "\n## Phases ({} s each, {} observers in #r0-#r{}, each every {} ms{}, {} residents in {} channels each sending every {} ms)\n",
         phase.as_secs(),
+        observers,
+        observers - 1,
         obs_every.as_millis(),
+        if realtime {
+            " on a SCHED_FIFO thread"
+        } else {
+            ""
+        },
         residents,
         chans,
         every.as_millis()
@@ -260,8 +300,16 @@ pub fn run(a: &Args) -> bool {
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     let mut ratios: Vec<(&str, f64, f64)> = Vec::new();
+    // With the control: slow and its members against the quiet phases
+    // around the three (what 20 more members cost, reading or not).
+    let mut slow_vs_quiet: Vec<(f64, f64)> = Vec::new();
     for (i, p) in phases.iter().enumerate() {
-        let ratio = if p.name != "quiet" && i > 0 && i + 1 < phases.len() {
+        if p.name == "slow" && slow_control && i >= 2 && i + 2 < phases.len() {
+            let q = (phases[i - 2].p99 + phases[i + 2].p99) as f64 / 2.0;
+            let m = (phases[i - 1].p99 + phases[i + 1].p99) as f64 / 2.0;
+            slow_vs_quiet.push((p.p99 as f64 / q, m / q));
+        }
+        let ratio = if !matches!(p.name, "quiet" | "members") && i > 0 && i + 1 < phases.len() {
             let base = (phases[i - 1].p99 + phases[i + 1].p99) as f64 / 2.0;
             let base50 = (phases[i - 1].p50 + phases[i + 1].p50) as f64 / 2.0;
             let r = p.p99 as f64 / base;
@@ -305,7 +353,15 @@ pub fn run(a: &Args) -> bool {
         ms(quiet[quiet.len() / 2]),
         ms(quiet[quiet.len() - 1])
     );
-    let _ = writeln!(out, "\n## Abuse p99 / quiet p99 around it, per round\n");
+    let _ = writeln!(
+        out,
+        "\n## Abuse p99 / quiet p99 around it, per round{}\n",
+        if slow_control {
+            " (slow: against its control, the same 20 clients reading, before and after)"
+        } else {
+            ""
+        }
+    );
     let _ = writeln!(
         out,
         "| abuse | rounds (p99 ratio) | median | spread (max - min) | p50 ratios | within {:.0} % (median) |",
@@ -334,6 +390,28 @@ pub fn run(a: &Args) -> bool {
             if pass { "PASS" } else { "FAIL" }
         );
     }
+    if !slow_vs_quiet.is_empty() {
+        let med = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let show = |v: &[f64]| {
+            v.iter()
+                .map(|x| format!("{x:.3}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let s: Vec<f64> = slow_vs_quiet.iter().map(|x| x.0).collect();
+        let m: Vec<f64> = slow_vs_quiet.iter().map(|x| x.1).collect();
+        let _ = writeln!(
+            out,
+            "\nNot the criterion, against the quiet phases around the three: slow {} (median {:.3}); its reading members {} (median {:.3}).",
+            show(&s),
+            med(s.clone()),
+            show(&m),
+            med(m.clone())
+        );
+    }
     // Pooled over the rounds: every sample of every phase of a kind (a 15 s
     // phase's p99 rests on its ~15 slowest samples; pooling is steadier).
     let _ = writeln!(out, "\n## Pooled over the rounds\n");
@@ -351,7 +429,12 @@ pub fn run(a: &Args) -> bool {
         v
     };
     let q = pooled("quiet");
-    for name in std::iter::once("quiet").chain(abuses.iter().copied()) {
+    let mut kinds: Vec<&str> = vec!["quiet"];
+    if slow_control && abuses.contains(&"slow") {
+        kinds.push("members");
+    }
+    kinds.extend(abuses.iter().copied());
+    for name in kinds {
         let v = pooled(name);
         let _ = writeln!(
             out,

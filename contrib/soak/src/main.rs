@@ -52,6 +52,8 @@ abuse:   --residents 200  --per-chan 20  --every-ms 500  --pad 40
          --abuses flood,slow,storm,garbage,oper (each after a quiet phase)
          --flooders 4  --slow 20  --garbage 10  --garbage-rate 5
          --storm-rate 500  --storm-inflight 64  --opers 4  --limit 1.10
+         --observers 4 (in #r0..)  --obs-rt 1 (their thread at SCHED_FIFO)
+         --slow-control 1 (slow readers against the same clients reading)
          (abuse: --garbage-skip defaults to OPER, which has its own phase)
 ";
 

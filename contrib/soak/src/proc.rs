@@ -167,3 +167,17 @@ pub fn pct(sorted: &[u64], p: f64) -> u64 {
     let i = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
     sorted[i.min(sorted.len() - 1)]
 }
+
+/// Puts the calling thread at SCHED_FIFO priority 10 (the observers' thread:
+/// see `soak::start_observer`). Says so on stderr when it cannot.
+pub fn set_realtime() {
+    let p = libc::sched_param { sched_priority: 10 };
+    // SAFETY: plain syscall on the calling thread with a valid parameter.
+    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &p) };
+    if rc != 0 {
+        eprintln!(
+            "observer thread: SCHED_FIFO refused ({}); it runs at normal priority",
+            std::io::Error::last_os_error()
+        );
+    }
+}

@@ -50,17 +50,38 @@ pub fn start_residents(rt: &Runtime, ctx: &Arc<Ctx>, every: Duration, pad: usize
     true
 }
 
-/// Starts the observer on its own runtime (its own thread), so the load's
-/// work never delays its reads.
-pub fn start_observer(ctx: &Arc<Ctx>, chan: &str, every: Duration) -> (Runtime, Arc<AtomicBool>) {
-    let rt = runtime();
+/// Starts the observers (`(nick, channel)` each) on a runtime of their own
+/// (its own thread), so the load's work never delays their reads. With
+/// `realtime`, that thread runs at SCHED_FIFO (root only; a warning
+/// otherwise): on a two-CPU machine the observers share a CPU with the load
+/// generator, and a woken observer must not wait for the abusers' own
+/// threads, whose CPU time is the tool's and not the server's.
+pub fn start_observer(
+    ctx: &Arc<Ctx>,
+    who: &[(String, String)],
+    every: Duration,
+    realtime: bool,
+) -> (Runtime, Arc<AtomicBool>) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .on_thread_start(move || {
+            if realtime {
+                crate::proc::set_realtime();
+            }
+        })
+        .build()
+        .expect("observer runtime");
     let stop = Arc::new(AtomicBool::new(false));
-    rt.spawn(workers::observer(
-        ctx.clone(),
-        chan.into(),
-        every,
-        stop.clone(),
-    ));
+    for (nick, chan) in who {
+        rt.spawn(workers::observer(
+            ctx.clone(),
+            nick.clone(),
+            chan.clone(),
+            every,
+            stop.clone(),
+        ));
+    }
     (rt, stop)
 }
 
@@ -130,7 +151,8 @@ pub fn run(a: &Args) -> bool {
     }
     ctx.talking.store(true, Relaxed);
     let talk_t0 = ctx.t0.elapsed().as_secs_f64();
-    let (obs_rt, obs_stop) = start_observer(&ctx, "#r0", obs_every);
+    let (obs_rt, obs_stop) =
+        start_observer(&ctx, &[("obs".into(), "#r0".into())], obs_every, false);
     let mut load: Vec<JoinHandle<()>> = Vec::new();
     for id in 0..churners {
         let ctx = ctx.clone();
@@ -151,7 +173,7 @@ pub fn run(a: &Args) -> bool {
         )));
     }
     for id in 0..slow {
-        load.push(rt.spawn(workers::slow_reader(ctx.clone(), id, all.clone())));
+        load.push(rt.spawn(workers::slow_reader(ctx.clone(), id, all.clone(), false)));
     }
     for id in 0..garbage {
         load.push(rt.spawn(workers::garbage(ctx.clone(), id, garbage_rate)));

@@ -51,6 +51,8 @@ pub struct Counters {
     pub flood_killed: AtomicU64,
     pub slow_sessions: AtomicU64,
     pub slow_dropped: AtomicU64,
+    pub member_sessions: AtomicU64,
+    pub member_dropped: AtomicU64,
     pub garbage_sessions: AtomicU64,
     pub garbage_lines: AtomicU64,
     pub garbage_killed: AtomicU64,
@@ -369,14 +371,21 @@ async fn churn_once(
     Ok(())
 }
 
-/// The observer: in #r0 with echo-message, a PRIVMSG every `every`, timed
-/// until its echo comes back. Runs until `stop`.
-pub async fn observer(ctx: Arc<Ctx>, chan: String, every: Duration, stop: Arc<AtomicBool>) {
+/// An observer: `nick` in `chan` with echo-message, a PRIVMSG every `every`,
+/// timed until its echo comes back. Runs until `stop`.
+pub async fn observer(
+    ctx: Arc<Ctx>,
+    nick: String,
+    chan: String,
+    every: Duration,
+    stop: Arc<AtomicBool>,
+) {
+    let mine = format!(":{nick}!");
     let mut c = loop {
         match register(
             ctx.addr,
             SockOpts::default(),
-            "obs",
+            &nick,
             &["echo-message"],
             REG_WAIT,
         )
@@ -405,7 +414,7 @@ pub async fn observer(ctx: Arc<Ctx>, chan: String, every: Duration, stop: Arc<At
             .until(
                 t + Duration::from_secs(5),
                 |_| {},
-                |l| l.starts_with(":obs!") && privmsg(l).is_some_and(|(_, _, x)| x == text),
+                |l| l.starts_with(&mine) && privmsg(l).is_some_and(|(_, _, x)| x == text),
             )
             .await;
         let at = ctx.t0.elapsed().as_secs_f64();
@@ -498,10 +507,18 @@ fn refused(ctx: &Ctx, e: &io::Error) {
     }
 }
 
-/// A slow reader: a tiny receive buffer, registers and joins `chans` without
-/// ever reading; a PING every 2 s shows when the server has dropped it
-/// (the write fails), then again from the next address.
-pub async fn slow_reader(ctx: Arc<Ctx>, id: u32, chans: String) {
+/// A slow reader (`reads` false): joins `chans` from its abuser address with
+/// a 4 KiB receive buffer, then never reads, only writes a PING every 2 s,
+/// until the server drops it; then again. With `reads`, the same client
+/// reading everything: the slow phase's control ("members"), so that the
+/// slow phase differs from its control only in the reading (each is 20 more
+/// members of every channel, the observers' included).
+pub async fn slow_reader(ctx: Arc<Ctx>, id: u32, chans: String, reads: bool) {
+    let (sessions, dropped) = if reads {
+        (&ctx.c.member_sessions, &ctx.c.member_dropped)
+    } else {
+        (&ctx.c.slow_sessions, &ctx.c.slow_dropped)
+    };
     let mut n = 0u64;
     loop {
         n += 1;
@@ -514,16 +531,33 @@ pub async fn slow_reader(ctx: Arc<Ctx>, id: u32, chans: String) {
             sleep(Duration::from_millis(500)).await;
             continue;
         };
-        ctx.c.slow_sessions.fetch_add(1, Relaxed);
+        sessions.fetch_add(1, Relaxed);
         let mut c = Conn::new(st, "");
         let hello = format!("NICK s{id}x{n}\r\nUSER s 0 * :slow\r\nJOIN {chans}\r\n");
         if c.send_raw(hello.as_bytes()).await.is_err() {
             continue;
         }
+        let mut ping = Instant::now() + Duration::from_secs(2);
         loop {
-            sleep(Duration::from_secs(2)).await;
+            if reads {
+                match c.next(ping).await {
+                    Ok(Got::Line(l)) if l.starts_with("ERROR") => {
+                        dropped.fetch_add(1, Relaxed);
+                        break;
+                    }
+                    Ok(Got::Line(_)) => continue,
+                    Ok(Got::Timeout) => {}
+                    _ => {
+                        dropped.fetch_add(1, Relaxed);
+                        break;
+                    }
+                }
+            } else {
+                tokio::time::sleep_until(ping).await;
+            }
+            ping += Duration::from_secs(2);
             if c.send("PING :still-here").await.is_err() {
-                ctx.c.slow_dropped.fetch_add(1, Relaxed);
+                dropped.fetch_add(1, Relaxed);
                 break;
             }
         }
