@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The abuse benchmark: ./contrib/bench/abuse.sh [ircd-soak abuse options...]
-# A well-behaved observer's round trip (PRIVMSG to its channel until its
-# echo-message), with 200 residents talking in the background, in quiet
-# phases interleaved with abuse phases: quiet, flood, quiet, slow, quiet,
+# Well-behaved observers' round trips (four, in #r0-#r3, a PRIVMSG each
+# every 10 ms until its echo-message, on a SCHED_FIFO thread of the tool),
+# with 200 residents talking in the background, in quiet phases interleaved
+# with abuse phases: quiet, flood, quiet, members, slow, members, quiet,
 # storm, quiet, garbage, quiet, oper (wrong OPER guesses), for 3 rounds, then
-# a last quiet. Each abuse phase's
-# p99 is compared with the quiet phases before and after it. The server runs
-# on CPU0, the load tool on CPU1 (taskset), with contrib/soak/soak.toml: the
-# observer and residents from 127.0.0.1 (class "soak"), the abusers from
-# 127.0.0.2 (the storm) and 127.0.1.x-127.0.4.x with the default limits.
+# a last quiet. Each abuse phase's p99 is compared with the phases before and
+# after it: the quiet ones, and for the slow readers their control, the same
+# 20 clients reading ("members"). The server runs on CPU0, the load tool on
+# CPU1 (taskset), with contrib/soak/soak.toml: the observers and residents
+# from 127.0.0.1 (class "soak"), the abusers from 127.0.0.2 (the storm) and
+# 127.0.1.x-127.0.4.x with the default limits.
 # Exits non-zero when an abuse's median ratio over the rounds exceeds 1.10,
 # an observer message is lost, or the server panics.
 # Results in $OUT (default /tmp/ircd-abuse-<time>).

@@ -1,10 +1,13 @@
-//! The abuse benchmark: background residents talking, the observer timing
-//! its round trip, and phases quiet, flood, quiet, slow, quiet, storm, quiet,
-//! garbage, quiet, oper (repeated `rounds` times, then a last quiet). The
-//! garbage phase leaves OPER out (`--garbage-skip`, default "OPER"): wrong
-//! OPER attempts cost a bcrypt each and have their own phase. Each abuse phase's
-//! p99 is compared with the mean of the p99s of the quiet phases before and
-//! after it.
+//! The abuse benchmark: background residents talking, the observers (four
+//! by default, in #r0-#r3, on a SCHED_FIFO thread) timing their round trips,
+//! and phases quiet, flood, quiet, members, slow, members, quiet, storm,
+//! quiet, garbage, quiet, oper (repeated `rounds` times, then a last quiet).
+//! "members" is the slow readers' control: the same 20 clients from the same
+//! addresses, reading (`--slow-control 0`: none, slow against the quiet
+//! phases). The garbage phase leaves OPER out (`--garbage-skip`, default
+//! "OPER"): wrong OPER attempts cost a bcrypt each and have their own phase.
+//! Each abuse phase's p99 is compared with the mean of the p99s of the
+//! phases before and after it (quiet ones; the members for slow).
 
 use std::{
     fmt::Write as _,
@@ -444,6 +447,13 @@ pub fn run(a: &Args) -> bool {
             ms(pct(&v, 99.0)),
             ms(pct(&v, 99.9)),
             pct(&v, 99.0) as f64 / pct(&q, 99.0).max(1) as f64
+        );
+    }
+    if slow_control && abuses.contains(&"slow") {
+        let _ = writeln!(
+            out,
+            "\nPooled slow p99 / pooled members p99 (its control): {:.3}.",
+            pct(&pooled("slow"), 99.0) as f64 / pct(&pooled("members"), 99.0).max(1) as f64
         );
     }
     let lost: u64 = phases.iter().map(|p| p.lost).sum();
