@@ -296,7 +296,7 @@ pub fn run(a: &Args) -> bool {
     );
     let _ = writeln!(
         out,
-        "| round | phase | samples | lost | p50 (ms) | p99 (ms) | max (ms) | p99 / quiet around | server CPU | tool CPU | others' CPU | of which steal | CPU0 busy | CPU1 busy | load 1m | abuse |"
+        "| round | phase | samples | lost | p50 (ms) | p99 (ms) | max (ms) | p99 / phases around (quiet; members for slow) | server CPU | tool CPU | others' CPU | of which steal | CPU0 busy | CPU1 busy | load 1m | abuse |"
     );
     let _ = writeln!(
         out,
@@ -415,8 +415,8 @@ pub fn run(a: &Args) -> bool {
             med(m.clone())
         );
     }
-    // Pooled over the rounds: every sample of every phase of a kind (a 15 s
-    // phase's p99 rests on its ~15 slowest samples; pooling is steadier).
+    // Pooled over the rounds: every sample of every phase of a kind (a
+    // phase's p99 rests on its few dozen slowest samples; pooling is steadier).
     let _ = writeln!(out, "\n## Pooled over the rounds\n");
     let _ = writeln!(
         out,

@@ -73,12 +73,15 @@ pub fn start_observer(
         .build()
         .expect("observer runtime");
     let stop = Arc::new(AtomicBool::new(false));
-    for (nick, chan) in who {
+    // Staggered: observer i sends at i/n of the period.
+    let n = who.len().max(1) as u32;
+    for (i, (nick, chan)) in who.iter().enumerate() {
         rt.spawn(workers::observer(
             ctx.clone(),
             nick.clone(),
             chan.clone(),
             every,
+            every * i as u32 / n,
             stop.clone(),
         ));
     }

@@ -372,12 +372,16 @@ async fn churn_once(
 }
 
 /// An observer: `nick` in `chan` with echo-message, a PRIVMSG every `every`,
-/// timed until its echo comes back. Runs until `stop`.
+/// timed until its echo comes back. Runs until `stop`. Its sends are at
+/// `offset` past each multiple of `every` since `ctx.t0`, so that several
+/// observers take turns instead of arriving at the server together; a tick
+/// missed while waiting for an echo is skipped.
 pub async fn observer(
     ctx: Arc<Ctx>,
     nick: String,
     chan: String,
     every: Duration,
+    offset: Duration,
     stop: Arc<AtomicBool>,
 ) {
     let mine = format!(":{nick}!");
@@ -400,7 +404,12 @@ pub async fn observer(
         .until(Instant::now() + REG_WAIT, |_| {}, |l| command(l) == "366")
         .await;
     let mut seq = 0u64;
-    let mut next = Instant::now();
+    let epoch = Instant::from_std(ctx.t0) + offset;
+    let tick = |now: Instant| {
+        let n = now.saturating_duration_since(epoch).as_nanos() / every.as_nanos().max(1) + 1;
+        epoch + every * n as u32
+    };
+    let mut next = tick(Instant::now());
     while !stop.load(Relaxed) {
         tokio::time::sleep_until(next).await;
         next += every;
@@ -427,7 +436,7 @@ pub async fn observer(
             break;
         }
         if Instant::now() > next {
-            next = Instant::now();
+            next = tick(Instant::now());
         }
     }
 }
