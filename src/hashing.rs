@@ -75,7 +75,7 @@ fn lower_this_thread() {
         let nice = (nice + 10).min(19);
         // Only from SCHED_OTHER (0): a server started under another policy
         // keeps it, with the lower nice alone.
-        if policy != 0 || !short_slice(nice) {
+        if policy != 0 || !long_slice(nice) {
             // SAFETY: as above. A failure leaves the priority as it was,
             // which is harmless.
             unsafe {
@@ -88,7 +88,7 @@ fn lower_this_thread() {
 /// sched_setattr(2) on the calling thread: SCHED_OTHER at `nice` with a
 /// 100 ms slice. False when the call is unknown here or refused.
 #[cfg(target_os = "linux")]
-fn short_slice(nice: i32) -> bool {
+fn long_slice(nice: i32) -> bool {
     #[cfg(target_arch = "x86_64")]
     const SCHED_SETATTR: i64 = 314;
     #[cfg(target_arch = "aarch64")]
@@ -143,7 +143,7 @@ mod tests {
     /// slice (a kernel from 6.12 on reports it in /proc).
     #[cfg(target_os = "linux")]
     #[test]
-    fn hash_thread_is_lowered_with_a_short_slice() {
+    fn hash_thread_is_lowered_with_the_longest_slice() {
         fn field(sched: &str, name: &str) -> Option<i64> {
             let line = sched.lines().find(|l| l.starts_with(name))?;
             line.rsplit(':').next()?.trim().parse().ok()
