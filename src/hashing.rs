@@ -58,7 +58,7 @@ pub fn run<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 /// tick (4 ms at HZ=250) once the hash's slice protection holds. On a 6.18
 /// kernel the abuse benchmark's OPER phase put the observer's pooled p99
 /// at 2.7 ms with the default slice, 2.2 ms with the shortest (0.1 ms),
-/// 1.4-1.7 ms with the longest, against 0.5-0.9 ms quiet
+/// 1.4-1.8 ms with the longest, against 0.5-0.9 ms quiet
 /// (contrib/bench/abuse.md, ninth session). On Linux, `who` 0 means the
 /// calling thread alone.
 fn lower_this_thread() {
